@@ -1,0 +1,28 @@
+"""Headers every response carries, errors included."""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+
+SECURITY_HEADERS = {
+    # Browsers must not guess a JSON body is HTML or script.
+    "X-Content-Type-Options": "nosniff",
+    # An API is never framed; both headers, for old and new browsers.
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(add_headers)
+
+
+def add_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    # CORS headers depend on the request's Origin, also when they are left out for a
+    # refused origin, so shared caches must key on it. flask-cors only adds it when
+    # several origins are configured.
+    response.vary.add("Origin")
+    return response

@@ -1,0 +1,210 @@
+{%- set gunicorn = cookiecutter.server in ("gunicorn", "both") -%}
+{%- set waitress = cookiecutter.server in ("waitress", "both") -%}
+"""The real launchers, started as users start them, on a free port of 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ALLOWED_ORIGIN, TEST_ENVIRON
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The launchers this project was generated with, each as its users start it.
+LAUNCHERS = {
+{%- if gunicorn %}
+    "gunicorn": ["bash", "start.sh"],
+{%- endif %}
+{%- if waitress %}
+    "waitress": [sys.executable, "wsgi.py"],
+{%- endif %}
+}
+STARTUP_SECONDS = 15
+on_posix = pytest.mark.skipif(sys.platform == "win32", reason="Gunicorn runs on POSIX only")
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def free_port() -> int:
+    # Port 0: the kernel picks a port no socket uses now (a random pick could collide).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def launch(name: str, log: Path, **environ: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {
+        **os.environ,
+        **TEST_ENVIRON,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKERS": "2",
+        "PYTHON": sys.executable,
+        **environ,
+    }
+    # Its own process group, so stop() reaches the server and every worker it forked.
+    group = (
+        {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+        if sys.platform == "win32"
+        else {"start_new_session": True}
+    )
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            LAUNCHERS[name],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            **group,
+        )
+    return process, port
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    if sys.platform == "win32":
+        process.terminate()
+    else:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        if sys.platform != "win32":
+            os.killpg(process.pid, signal.SIGKILL)
+        process.kill()
+        process.wait()
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (http on loopback)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def wait_until_healthy(server: Server) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"launcher exited with {server.process.returncode}:\n{server.output()}")
+        try:
+            if get(server.url + "/healthz")[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"no answer on /healthz within {STARTUP_SECONDS} s:\n{server.output()}")
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Start a launcher and wait for /healthz; every launcher is stopped at teardown."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, **environ: str) -> Server:
+        log = tmp_path / f"{name}.log"
+        process, port = launch(name, log, **environ)
+        started.append(process)
+        server = Server(f"http://127.0.0.1:{port}", process, log)
+        wait_until_healthy(server)
+        return server
+
+    yield start
+    for process in started:
+        stop(process)
+
+
+def launcher_params() -> list[object]:
+    return [pytest.param(name, marks=on_posix if name == "gunicorn" else ()) for name in LAUNCHERS]
+
+
+@pytest.mark.parametrize("name", launcher_params())
+def test_launcher_holds_a_promise_all_burst(serve: Callable[..., Server], name: str) -> None:
+    server = serve(name)
+    pages, parallel = 20, 8
+    check = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_DIR / "tools" / "loadcheck.py"),
+            server.url + "/api/hello",
+            "--origin",
+            ALLOWED_ORIGIN,
+            "--pages",
+            str(pages),
+            "--parallel",
+            str(parallel),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    summary = json.loads(check.stdout)
+    assert summary["failed_pairs"] == 0
+    assert summary["requests"] == 2 * pages * parallel
+    assert "capacity:" in server.output()
+
+
+@pytest.mark.parametrize("name", launcher_params())
+def test_launcher_never_runs_the_debugger(serve: Callable[..., Server], name: str) -> None:
+    server = serve(name, FLASK_DEBUG="1")
+    status, headers, body = get(server.url + "/?__debugger__=yes&cmd=resource&f=debugger.js")
+    assert status == 404
+    assert headers["Content-Type"] == "application/json"
+    assert b"Traceback" not in body
+    assert "FLASK_DEBUG is ignored" in server.output()
+    assert "development server" not in server.output()
+
+
+@pytest.mark.parametrize("name", launcher_params())
+def test_launcher_refuses_to_start_without_secret_key(tmp_path: Path, name: str) -> None:
+    process, _ = launch(name, tmp_path / "refused.log", SECRET_KEY="")
+    try:
+        assert process.wait(timeout=STARTUP_SECONDS) != 0
+    finally:
+        stop(process)
+    output = (tmp_path / "refused.log").read_text().strip()
+    assert output.splitlines()[-1].startswith("error: SECRET_KEY is not set")
+    assert "Traceback" not in output
+{%- if not waitress %}
+
+
+def test_wsgi_script_points_to_start_sh_instead_of_a_dev_server() -> None:
+    result = subprocess.run(
+        [sys.executable, "wsgi.py"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **TEST_ENVIRON},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "./start.sh" in result.stderr
+    assert result.stderr.count("\n") == 1
+{%- endif %}

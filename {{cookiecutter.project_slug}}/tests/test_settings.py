@@ -1,0 +1,67 @@
+import pytest
+
+from service.config import SettingsError, load_settings
+
+KEY = {"SECRET_KEY": "test-only-secret-key"}
+
+
+def test_generated_defaults_are_valid() -> None:
+    settings = load_settings(KEY)
+    assert 1 <= settings.port <= 65535
+    assert settings.workers >= 1
+    assert settings.threads >= 1
+    assert settings.cors_origins
+
+
+def test_environment_overrides_defaults() -> None:
+    settings = load_settings({**KEY, "PORT": "9001", "WORKERS": "3", "LOG_LEVEL": "debug"})
+    assert (settings.port, settings.workers, settings.log_level) == (9001, 3, "DEBUG")
+
+
+def test_auto_workers_is_two_per_cpu_plus_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("service.config.cpu_count", lambda: 4)
+    assert load_settings({**KEY, "WORKERS": "auto"}).workers == 9
+
+
+def test_origins_are_a_comma_separated_list() -> None:
+    settings = load_settings({**KEY, "CORS_ORIGINS": "https://a.example, http://b.example:8443"})
+    assert settings.cors_origins == ("https://a.example", "http://b.example:8443")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "0"),
+        ("PORT", "70000"),
+        ("PORT", "http"),
+        ("WORKERS", "0"),
+        ("WORKERS", "-1"),
+        ("WORKERS", "many"),
+        ("THREADS", "0"),
+        ("CORS_MAX_AGE", "-5"),
+        ("MAX_CONTENT_LENGTH", "1MB"),
+        ("CORS_ORIGINS", "example.com"),
+        ("CORS_ORIGINS", "https://example.com/path"),
+        ("CORS_ORIGINS", ""),
+        ("CORS_ALLOW_CREDENTIALS", "maybe"),
+        ("LOG_LEVEL", "LOUD"),
+        ("HOST", ""),
+        ("SECRET_KEY", ""),
+    ],
+)
+def test_invalid_value_is_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings({**KEY, name: value})
+    message = str(refused.value)
+    assert message.startswith(name)
+    assert "\n" not in message
+
+
+def test_missing_secret_key_is_refused() -> None:
+    with pytest.raises(SettingsError, match=r"^SECRET_KEY is not set"):
+        load_settings({})
+
+
+def test_star_with_credentials_is_refused() -> None:
+    with pytest.raises(SettingsError, match="CORS_ORIGINS: '\\*' cannot be combined"):
+        load_settings({**KEY, "CORS_ORIGINS": "*", "CORS_ALLOW_CREDENTIALS": "true"})
