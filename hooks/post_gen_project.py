@@ -53,4 +53,5 @@ def main(answers: dict[str, object], project: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(json.loads({{ cookiecutter | jsonify | tojson }}), Path.cwd()))
+    answers = json.loads({{cookiecutter | jsonify | tojson}})  # noqa: F821
+    sys.exit(main(answers, Path.cwd()))

