@@ -27,18 +27,20 @@ DEFAULTS = {
 }
 
 # Every combination of the answers that change which files are generated or how the
-# service behaves; each is baked once per session and checked by every bake test.
+# service behaves, plus each other worker class once; each is baked once per session
+# and checked by every bake test.
 MATRIX = [
     {"server": server, "cors_allow_credentials": credentials, "log_file": log_file}
     for server, credentials, log_file in product(
         ("gunicorn", "waitress", "both"), (False, True), (False, True)
     )
-]
+] + [{"server": "gunicorn", "worker_class": worker_class} for worker_class in ("gevent", "sync")]
 
 
 def combination_id(answers: dict[str, object]) -> str:
-    flags = [key for key in ("cors_allow_credentials", "log_file") if answers[key]]
-    return "-".join([str(answers["server"]), *flags])
+    flags = [key for key in ("cors_allow_credentials", "log_file") if answers.get(key)]
+    worker_class = [str(answers["worker_class"])] if "worker_class" in answers else []
+    return "-".join([str(answers["server"]), *worker_class, *flags])
 
 
 @pytest.fixture(scope="session", params=MATRIX, ids=combination_id)

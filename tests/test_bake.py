@@ -67,6 +67,7 @@ def test_requirements_follow_the_server_choice(baked: Path, answers: dict[str, o
     servers = chosen(answers["server"])
     assert ('gunicorn>=25.2; sys_platform != "win32"' in requirements) is ("gunicorn" in servers)
     assert ("waitress>=3.0.2" in requirements) is ("waitress" in servers)
+    assert ("gevent>=" in requirements) is (answers.get("worker_class") == "gevent")
 
 
 def test_env_holds_a_fresh_private_secret_key(baked: Path) -> None:

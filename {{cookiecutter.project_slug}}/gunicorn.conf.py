@@ -1,18 +1,58 @@
 """Gunicorn settings, read by ./start.sh (`gunicorn --config gunicorn.conf.py wsgi:app`).
 
-Values come from the environment and `.env` through service.config, so a deployment
-is tuned with environment variables, never by editing this file.
+Values come from the environment and `.env` (see service/config.py for the defaults),
+so a deployment is tuned with environment variables, never by editing this file.
 """
 
 import os
 import sys
 
-from service.config import SettingsError, load_settings
+from service.config import (
+    GUNICORN_DEFAULTS,
+    SettingsError,
+    choice,
+    integer,
+    load_settings,
+    read_environment,
+)
 from service.launch import capacity_line, listen_address, raise_open_file_limit
 from service.logs import logging_config
 
+# gthread: threads per worker plus an event loop that parks idle keep-alive
+#   connections, so a page's burst waits in memory instead of being refused. No
+#   monkey-patching: safe with every library. The default.
+# gevent: one greenlet per connection, about twice gthread's throughput on a burst of
+#   I/O-bound requests, but it monkey-patches the standard library: database drivers
+#   with C sockets must cooperate (psycopg2 needs psycogreen; mysqlclient and the
+#   grpc library block the whole worker), and CPU-bound handlers starve the rest.
+# sync: one request per process, no keep-alive. Only for CPU-bound apps behind a
+#   buffering proxy (nginx): idle or slow browser connections stall it (the common
+#   `gunicorn -w 4` lost half of a 200-page burst).
+WORKER_CLASSES = ("gthread", "gevent", "sync")
+
 try:
     settings = load_settings()
+    env = read_environment(GUNICORN_DEFAULTS)
+    worker_class = choice(env, "WORKER_CLASS", WORKER_CLASSES)
+    # Processes: WORKERS, "auto" = 2 x cores + 1 (typical range 2-4 x cores).
+    workers = settings.workers
+    # Requests each gthread worker runs at once: THREADS, sized for I/O-bound handlers.
+    # (Gunicorn would quietly turn sync into gthread if threads were above 1.)
+    threads = settings.threads if worker_class == "gthread" else 1
+    # Open connections per worker, busy or idle (gthread and gevent): the burst budget.
+    worker_connections = integer(env, "WORKER_CONNECTIONS")
+    # A worker whose handler blocks longer than TIMEOUT seconds is killed and replaced.
+    timeout = integer(env, "TIMEOUT")
+    # On TERM or HUP, in-flight requests get GRACEFUL_TIMEOUT seconds to finish.
+    graceful_timeout = integer(env, "GRACEFUL_TIMEOUT")
+    # Seconds an idle keep-alive connection waits for the page's next request (1-5 s
+    # behind a proxy that reuses connections, longer only if browsers talk directly).
+    keepalive = integer(env, "KEEPALIVE", minimum=0)
+    # Restart a worker after this many requests (0: never). Off by default: a gthread
+    # worker's restart resets its open connections, which a page sees as CORS errors.
+    # Turn it on only to contain a memory leak; the jitter spreads the restarts out.
+    max_requests = integer(env, "MAX_REQUESTS", minimum=0)
+    max_requests_jitter = max_requests // 10
 except SettingsError as error:
     # One clear line instead of Gunicorn's "Failed to read config file" traceback.
     sys.exit(f"error: {error}")
@@ -21,27 +61,10 @@ except SettingsError as error:
 bind = [listen_address(settings)]
 # Connections waiting to be accepted; the kernel caps it at net.core.somaxconn.
 backlog = 2048
+# Proxies whose X-Forwarded-Proto is believed (FORWARDED_ALLOW_IPS); others are ignored.
+forwarded_allow_ips = ",".join(settings.forwarded_allow_ips)
 
-# --- Capacity
-# gthread: each worker runs `threads` requests at once and parks idle keep-alive
-# connections in an event loop, so a page's burst of preflight+request pairs waits
-# in memory instead of being refused. Sync workers hold one connection each: the
-# common `gunicorn -w 4` loses half of such a burst.
-worker_class = "gthread"
-# Processes: WORKERS, "auto" = 2 x cores + 1 (typical range 2-4 x cores).
-workers = settings.workers
-# Requests each worker runs at once: THREADS, sized for handlers that wait on I/O.
-threads = settings.threads
-# Open connections each worker keeps, busy or idle (Gunicorn's default).
-worker_connections = 1000
-
-# --- Timeouts
-# A worker whose handler blocks this long is killed and replaced.
-timeout = 30
-# On TERM or HUP, in-flight requests get this long to finish.
-graceful_timeout = 30
-# Seconds an idle keep-alive connection stays open for the page's next request.
-keepalive = 5
+# --- Workers
 # Heartbeat files on a disk-backed /tmp can stall workers; /dev/shm is memory.
 # (Only the worker's own heartbeat file goes there, so a shared dir is safe.)
 if os.path.isdir("/dev/shm"):  # noqa: S108
@@ -60,9 +83,29 @@ proc_name = "{{ cookiecutter.project_slug }}"
 control_socket_disable = True
 
 
+def concurrency() -> int:
+    """Requests one worker runs at once under the chosen worker class."""
+    return {"gthread": threads, "gevent": worker_connections, "sync": 1}[worker_class]
+
+
+# A gthread worker hands each new connection to a thread that waits up to 5 s for the
+# request before parking it in the worker's event loop. Browsers' speculative
+# preconnects send nothing, so a page's worth of them would hold every thread for 5 s
+# and stall real requests behind them. Real requests arrive within milliseconds of
+# the connection; after this long an idle one is parked instead, costing no thread.
+GTHREAD_FIRST_DATA_WAIT = 0.25
+
+
 def on_starting(server):
     raise_open_file_limit(workers * worker_connections + 64)
+    if worker_class == "gthread":
+        from gunicorn.workers import gthread
+
+        if hasattr(gthread, "DEFAULT_WORKER_DATA_TIMEOUT"):
+            gthread.DEFAULT_WORKER_DATA_TIMEOUT = GTHREAD_FIRST_DATA_WAIT
+        else:
+            server.log.warning("gthread's first-data wait is no longer patchable: still 5 s")
 
 
 def when_ready(server):
-    server.log.info(capacity_line(workers, threads, workers * worker_connections))
+    server.log.info(capacity_line(workers, concurrency(), workers * worker_connections))

@@ -1,3 +1,4 @@
+{%- set gunicorn = cookiecutter.server in ("gunicorn", "both") -%}
 """Service settings, read once from the environment (and `.env`) and validated.
 
 Every setting is an environment variable, so the same code runs on a laptop, in a
@@ -7,6 +8,7 @@ naming the variable: a typo must never leave a half-configured server running.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -32,7 +34,20 @@ DEFAULTS = {
     "LOG_FILE": "{{ 'app.log' if cookiecutter.log_file else '' }}",
     # 1 MiB: enough for JSON APIs; larger bodies get a 413 before a view reads them.
     "MAX_CONTENT_LENGTH": "1048576",
+    # Proxies whose X-Forwarded-* headers are believed (comma-separated IPs, or *).
+    "FORWARDED_ALLOW_IPS": "127.0.0.1",
 }
+{%- if gunicorn %}
+# Gunicorn only: gunicorn.conf.py reads these, with the same rules.
+GUNICORN_DEFAULTS = {
+    "WORKER_CLASS": "{{ cookiecutter.worker_class }}",
+    "WORKER_CONNECTIONS": "1000",
+    "TIMEOUT": "30",
+    "GRACEFUL_TIMEOUT": "30",
+    "KEEPALIVE": "5",
+    "MAX_REQUESTS": "0",
+}
+{%- endif %}
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
@@ -56,13 +71,21 @@ class Settings:
     log_level: str
     log_file: Path | None
     max_content_length: int
+    forwarded_allow_ips: tuple[str, ...]
+
+
+def read_environment(
+    defaults: Mapping[str, str], environ: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
+    """`defaults`, overlaid by `.env`, overlaid by the real environment (or `environ`)."""
+    if environ is None:
+        environ = {**dotenv_values(ENV_FILE), **os.environ}
+    return {**defaults, **{name: value for name, value in environ.items() if value is not None}}
 
 
 def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
     """Validate the settings in `environ` (default: `.env` overlaid by the real environment)."""
-    if environ is None:
-        environ = {**dotenv_values(ENV_FILE), **os.environ}
-    env = {**DEFAULTS, **{name: value for name, value in environ.items() if value is not None}}
+    env = read_environment(DEFAULTS, environ)
 
     origins = _origins(env["CORS_ORIGINS"])
     credentials = _boolean(env, "CORS_ALLOW_CREDENTIALS")
@@ -74,16 +97,17 @@ def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
         )
     return Settings(
         host=_host(env["HOST"]),
-        port=_integer(env, "PORT", maximum=65535),
+        port=integer(env, "PORT", maximum=65535),
         workers=_workers(env["WORKERS"]),
-        threads=_integer(env, "THREADS"),
+        threads=integer(env, "THREADS"),
         cors_origins=origins,
         cors_allow_credentials=credentials,
-        cors_max_age=_integer(env, "CORS_MAX_AGE", minimum=0),
+        cors_max_age=integer(env, "CORS_MAX_AGE", minimum=0),
         secret_key=_secret_key(env.get("SECRET_KEY", "")),
         log_level=_log_level(env["LOG_LEVEL"]),
         log_file=PROJECT_DIR / env["LOG_FILE"] if env["LOG_FILE"] else None,
-        max_content_length=_integer(env, "MAX_CONTENT_LENGTH"),
+        max_content_length=integer(env, "MAX_CONTENT_LENGTH"),
+        forwarded_allow_ips=_addresses(env["FORWARDED_ALLOW_IPS"]),
     )
 
 
@@ -94,9 +118,8 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def _integer(
-    env: Mapping[str, str], name: str, minimum: int = 1, maximum: int | None = None
-) -> int:
+def integer(env: Mapping[str, str], name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """`env[name]` as a whole number within bounds, or a SettingsError naming it."""
     raw = env[name]
     try:
         value = int(raw)
@@ -106,6 +129,13 @@ def _integer(
         bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
         raise SettingsError(f"{name} must be a whole number {bounds} (got {raw!r})")
     return value
+
+
+def choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """`env[name]` if it is one of `choices`, or a SettingsError naming it."""
+    if env[name] not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)} (got {env[name]!r})")
+    return env[name]
 
 
 def _boolean(env: Mapping[str, str], name: str) -> bool:
@@ -119,7 +149,7 @@ def _workers(raw: str) -> int:
     # 2 x cores + 1 keeps every core busy while some workers wait on I/O (Gunicorn's advice).
     if raw.strip().lower() == "auto":
         return 2 * cpu_count() + 1
-    return _integer({"WORKERS": raw}, "WORKERS")
+    return integer({"WORKERS": raw}, "WORKERS")
 
 
 def _host(raw: str) -> str:
@@ -139,6 +169,20 @@ def _origins(raw: str) -> tuple[str, ...]:
     if not origins:
         raise SettingsError("CORS_ORIGINS must name at least one origin, or '*' (got '')")
     return origins
+
+
+def _addresses(raw: str) -> tuple[str, ...]:
+    addresses = tuple(address.strip() for address in raw.split(",") if address.strip())
+    for address in addresses:
+        if address != "*":
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise SettingsError(
+                    f"FORWARDED_ALLOW_IPS must be '*' or comma-separated IP addresses "
+                    f"(got {address!r})"
+                ) from None
+    return addresses
 
 
 def _secret_key(raw: str) -> str:

@@ -24,9 +24,9 @@ def raise_open_file_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def capacity_line(processes: int, threads: int, connections: int) -> str:
+def capacity_line(processes: int, per_process: int, connections: int) -> str:
     """The one line each launcher logs at start, so capacity is never a guess."""
     return (
-        f"capacity: {processes} process(es) x {threads} threads = {processes * threads} "
+        f"capacity: {processes} process(es) x {per_process} = {processes * per_process} "
         f"concurrent requests; up to {connections} open connections"
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from service import config
 from tests.conftest import ALLOWED_ORIGIN, TEST_ENVIRON
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -32,6 +33,8 @@ LAUNCHERS = {
 {%- endif %}
 }
 STARTUP_SECONDS = 15
+WORKERS = 2
+SYNC_WORKERS = getattr(config, "GUNICORN_DEFAULTS", {}).get("WORKER_CLASS") == "sync"
 on_posix = pytest.mark.skipif(sys.platform == "win32", reason="Gunicorn runs on POSIX only")
 
 
@@ -59,7 +62,7 @@ def launch(name: str, log: Path, **environ: str) -> tuple[subprocess.Popen[bytes
         **TEST_ENVIRON,
         "HOST": "127.0.0.1",
         "PORT": str(port),
-        "WORKERS": "2",
+        "WORKERS": str(WORKERS),
         "PYTHON": sys.executable,
         **environ,
     }
@@ -168,6 +171,31 @@ def test_launcher_holds_a_promise_all_burst(serve: Callable[..., Server], name: 
     assert summary["failed_pairs"] == 0
     assert summary["requests"] == 2 * pages * parallel
     assert "capacity:" in server.output()
+
+
+@pytest.mark.parametrize("name", launcher_params())
+def test_idle_connections_do_not_delay_a_request(serve: Callable[..., Server], name: str) -> None:
+    """Browsers preconnect sockets that send nothing. As many of them as the server has
+    threads must not stall it: a normal request still answers within a second."""
+    if name == "gunicorn" and SYNC_WORKERS:
+        pytest.skip("sync workers are stalled by idle connections: keep them behind nginx")
+    server = serve(name)
+    processes = WORKERS if name == "gunicorn" else 1
+    idle = [socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))]
+    try:
+        idle += [
+            socket.create_connection(idle[0].getpeername())
+            for _ in range(processes * int(config.DEFAULTS["THREADS"]) - 1)
+        ]
+        time.sleep(0.5)  # let the server accept them all before the real request
+        started = time.monotonic()
+        status, _, _ = get(server.url + "/healthz")
+        elapsed = time.monotonic() - started
+    finally:
+        for connection in idle:
+            connection.close()
+    assert status == 200
+    assert elapsed < 1.0, f"{len(idle)} idle connections delayed a request by {elapsed:.2f} s"
 
 
 @pytest.mark.parametrize("name", launcher_params())

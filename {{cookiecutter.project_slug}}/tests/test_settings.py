@@ -1,5 +1,6 @@
 import pytest
 
+from service import config
 from service.config import DEFAULTS, PROJECT_DIR, SettingsError, load_settings
 
 KEY = {"SECRET_KEY": "test-only-secret-key"}
@@ -46,6 +47,7 @@ def test_origins_are_a_comma_separated_list() -> None:
         ("CORS_ALLOW_CREDENTIALS", "maybe"),
         ("LOG_LEVEL", "LOUD"),
         ("HOST", ""),
+        ("FORWARDED_ALLOW_IPS", "proxy.example"),
         ("SECRET_KEY", ""),
     ],
 )
@@ -67,7 +69,9 @@ def test_star_with_credentials_is_refused() -> None:
         load_settings({**KEY, "CORS_ORIGINS": "*", "CORS_ALLOW_CREDENTIALS": "true"})
 
 
-@pytest.mark.parametrize("name", ["SECRET_KEY", *DEFAULTS])
+@pytest.mark.parametrize(
+    "name", ["SECRET_KEY", *DEFAULTS, *getattr(config, "GUNICORN_DEFAULTS", {})]
+)
 def test_every_setting_is_documented(name: str) -> None:
     assert f"| `{name}` |" in (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     assert f"\n{name}=" in (PROJECT_DIR / ".env.example").read_text(encoding="utf-8")
