@@ -34,7 +34,9 @@ def create_app(
         PROPAGATE_EXCEPTIONS=False,
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,
-        # Session cookies are for this site only and out of reach of page scripts.
+        # Session cookies travel over HTTPS only, stay out of reach of page scripts, and
+        # are not sent on cross-site subrequests (same-site subdomains still get them).
+        SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SETTINGS=settings,

@@ -5,8 +5,10 @@ so a deployment is tuned with environment variables, never by editing this file.
 """
 
 import os
+import signal
 import sys
 
+from service import health
 from service.config import (
     GUNICORN_DEFAULTS,
     SettingsError,
@@ -109,3 +111,15 @@ def on_starting(server):
 
 def when_ready(server):
     server.log.info(capacity_line(workers, concurrency(), workers * worker_connections))
+
+
+def post_worker_init(worker):
+    # /readyz turns 503 the moment this worker is told to stop, while it finishes the
+    # requests it has; then Gunicorn's own handler runs.
+    stop = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum, frame):
+        health.mark_draining()
+        stop(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_term)

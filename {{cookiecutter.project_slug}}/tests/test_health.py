@@ -1,4 +1,7 @@
+from flask import Flask
 from flask.testing import FlaskClient
+
+from service import health
 
 
 def test_healthz_answers_ok(client: FlaskClient) -> None:
@@ -14,3 +17,27 @@ def test_every_response_carries_security_headers(client: FlaskClient) -> None:
         assert headers["X-Frame-Options"] == "DENY"
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
         assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_readyz_is_ready_until_the_process_drains(client: FlaskClient) -> None:
+    assert client.get("/readyz").status_code == 200
+    health.mark_draining()
+    try:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.get_json() == {"status": "draining"}
+        assert client.get("/healthz").status_code == 200
+    finally:
+        health._draining.clear()
+
+
+def test_hsts_only_over_https(client: FlaskClient) -> None:
+    assert "Strict-Transport-Security" not in client.get("/healthz").headers
+    secure = client.get("/healthz", base_url="https://localhost")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_session_cookie_is_secure_httponly_and_same_site(app: Flask) -> None:
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
