@@ -36,9 +36,13 @@ def chosen(server: object) -> list[str]:
     return ["gunicorn", "waitress"] if server == "both" else [str(server)]
 
 
+# What tools write while the baked suite runs; not part of the generated project.
+TOOL_DIRS = {"__pycache__", ".hypothesis", ".pytest_cache", ".ruff_cache"}
+
+
 def text_files(project: Path) -> list[Path]:
     return [
-        path for path in project.rglob("*") if path.is_file() and "__pycache__" not in path.parts
+        path for path in project.rglob("*") if path.is_file() and not TOOL_DIRS & set(path.parts)
     ]
 
 
