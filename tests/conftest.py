@@ -165,3 +165,83 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., Launched]]:
     yield start
     for launched in started:
         launched.stop()
+
+
+# A test-only module written into a baked project: the service as generated, plus
+# routes that misbehave on purpose. Launchers serve it with the project's own config.
+FAULT_APP = '''"""Test-only: the generated service plus routes that misbehave on purpose."""
+
+import time
+
+from flask import request
+
+from app import create_app
+
+app = create_app()
+
+
+@app.get("/test/slow")
+def slow():
+    time.sleep(float(request.args.get("seconds", "1")))
+    return {"slept": True}
+
+
+@app.get("/test/boom")
+def boom():
+    raise RuntimeError("deliberate failure")
+'''
+
+
+@pytest.fixture(scope="module")
+def fault_project(cookies_session) -> Path:
+    """A project with both launchers and `fault_app.py`, baked once per test module."""
+    result = cookies_session.bake(extra_context={"server": "both"})
+    assert result.exit_code == 0, result.exception
+    project = Path(result.project_path)
+    (project / "fault_app.py").write_text(FAULT_APP)
+    return project
+
+
+def gunicorn_command(app: str = "fault_app:app") -> list[str]:
+    """Gunicorn with the project's own gunicorn.conf.py, as start.sh runs it."""
+    return [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", app]
+
+
+def waitress_command(app: str = "fault_app") -> list[str]:
+    """The project's own Waitress entry (wsgi.serve) serving `app`."""
+    code = f"import wsgi, {app}; wsgi.app = {app}.app; wsgi.serve()"
+    return [sys.executable, "-c", code]
+
+
+def start_burst(
+    project: Path, url: str, pages: int, parallel: int, timeout: float = 10
+) -> subprocess.Popen[str]:
+    """The shipped load check, in the background, so a fault can strike mid-burst."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "tools/loadcheck.py",
+            url,
+            "--pages",
+            str(pages),
+            "--parallel",
+            str(parallel),
+            "--timeout",
+            str(timeout),
+            "--json",
+        ],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish_burst(burst: subprocess.Popen[str], seconds: float = 120) -> dict[str, object]:
+    try:
+        stdout, stderr = burst.communicate(timeout=seconds)
+    finally:
+        if burst.poll() is None:
+            burst.kill()
+    assert stdout, f"load check printed nothing: {stderr}"
+    return json.loads(stdout)

@@ -95,7 +95,7 @@ def concurrency() -> int:
 # preconnects send nothing, so a page's worth of them would hold every thread for 5 s
 # and stall real requests behind them. Real requests arrive within milliseconds of
 # the connection; after this long an idle one is parked instead, costing no thread.
-GTHREAD_FIRST_DATA_WAIT = 0.25
+GTHREAD_FIRST_DATA_WAIT = 0.1
 
 
 def on_starting(server):

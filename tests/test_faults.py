@@ -1,0 +1,212 @@
+"""Bad days under Gunicorn (and Waitress where it applies): reloads, stops, crashes, hangs
+and slow clients, each during real traffic."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import (
+    Launched,
+    finish_burst,
+    gunicorn_command,
+    http_get,
+    start_burst,
+    waitress_command,
+)
+
+WORKERS = 2
+# Slow enough that a burst is still in flight when the fault strikes.
+BURST_PATH = "/test/slow?seconds=0.05"
+
+
+def worker_pids(master: int) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+def open_sockets(pid: int) -> int:
+    fd_dir = Path(f"/proc/{pid}/fd")
+    return sum(1 for fd in fd_dir.iterdir() if os.readlink(fd).startswith("socket:"))
+
+
+def test_reload_during_a_burst_loses_no_request(
+    fault_project: Path, launch: Callable[..., Launched]
+) -> None:
+    server = launch(fault_project, gunicorn_command(), WORKERS=str(WORKERS))
+    server.wait_healthy(seconds=15)
+    burst = start_burst(fault_project, server.url + BURST_PATH, pages=100, parallel=8)
+    time.sleep(0.5)
+    os.kill(server.process.pid, signal.SIGHUP)
+    summary = finish_burst(burst)
+    print(f"reload: {summary['requests']} requests, {summary['failed_pairs']} failed pairs")
+    assert "Hang up" in server.output(), "the reload never happened"
+    assert summary["failed_pairs"] == 0, summary
+
+
+def test_graceful_stop_finishes_accepted_requests(
+    fault_project: Path, launch: Callable[..., Launched]
+) -> None:
+    server = launch(fault_project, gunicorn_command(), WORKERS=str(WORKERS))
+    server.wait_healthy(seconds=15)
+    # A kept-alive connection, as a load balancer's health checker holds one.
+    checker = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    checker.request("GET", "/readyz")
+    assert checker.getresponse().read() and True
+
+    def slow_request(_: int) -> int:
+        return http_get(server.url + "/test/slow?seconds=1", timeout=10)[0]
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        statuses = pool.map(slow_request, range(40))
+        time.sleep(0.4)  # every request accepted and in a handler
+        stopped_at = time.monotonic()
+        os.kill(server.process.pid, signal.SIGTERM)
+        time.sleep(0.1)
+        checker.request("GET", "/readyz")
+        readiness = checker.getresponse()
+        readiness.read()
+        statuses = list(statuses)
+    exit_code = server.process.wait(timeout=35)
+    stop_seconds = time.monotonic() - stopped_at
+    completed = statuses.count(200)
+    print(f"graceful stop: {completed}/40 completed, exit {exit_code} after {stop_seconds:.1f} s")
+    assert statuses == [200] * 40
+    assert readiness.status == 503
+    assert exit_code == 0
+    assert stop_seconds < 30  # Gunicorn's graceful timeout
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+
+
+def test_killed_worker_costs_only_its_own_requests(
+    fault_project: Path, launch: Callable[..., Launched]
+) -> None:
+    server = launch(fault_project, gunicorn_command(), WORKERS=str(WORKERS))
+    server.wait_healthy(seconds=15)
+    burst = start_burst(fault_project, server.url + BURST_PATH, pages=100, parallel=8)
+    time.sleep(0.5)
+    victim = worker_pids(server.process.pid)[0]
+    in_flight = open_sockets(victim) - 1  # less the shared listening socket
+    os.kill(victim, signal.SIGKILL)
+    summary = finish_burst(burst)
+    print(
+        f"crash: {summary['requests']} requests, {summary['failed_pairs']} failed pairs, "
+        f"killed worker held {in_flight} connections"
+    )
+    assert summary["failed_pairs"] <= in_flight, summary
+    assert http_get(server.url + "/healthz")[0] == 200
+    time.sleep(1)
+    assert len(worker_pids(server.process.pid)) == WORKERS, "the worker was not replaced"
+
+
+@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+def test_hung_handler_does_not_stop_the_service(
+    fault_project: Path, launch: Callable[..., Launched], worker_class: str
+) -> None:
+    """A handler stuck past TIMEOUT: a sync worker is killed with it and replaced; a
+    gthread worker keeps heartbeating, so only that thread stays stuck. Either way every
+    other request is answered."""
+    server = launch(
+        fault_project,
+        gunicorn_command(),
+        WORKERS=str(WORKERS),
+        WORKER_CLASS=worker_class,
+        TIMEOUT="2",
+    )
+    server.wait_healthy(seconds=15)
+    hung: dict[str, object] = {}
+
+    def hang() -> None:
+        try:
+            hung["status"] = http_get(server.url + "/test/slow?seconds=30", timeout=6)[0]
+        except OSError as error:
+            hung["error"] = error
+
+    thread = threading.Thread(target=hang)
+    thread.start()
+    answered = []
+    deadline = time.monotonic() + 4  # past TIMEOUT
+    while time.monotonic() < deadline:
+        answered.append(http_get(server.url + "/healthz", timeout=2)[0])
+        time.sleep(0.1)
+    thread.join(timeout=15)
+    print(f"hung handler ({worker_class}): {answered.count(200)}/{len(answered)} answered, {hung}")
+    assert answered and set(answered) == {200}
+    if worker_class == "sync":
+        assert "WORKER TIMEOUT" in server.output()
+        assert "error" in hung or hung.get("status", 200) >= 500
+
+
+SLOW_CLIENTS = 300
+# Where each launcher stands: Waitress reads headers in its event loop and gevent gives
+# each connection a greenlet, so both hold slow clients themselves. A gthread worker
+# reads a request's headers in one of its threads, so header-trickling clients hold
+# every thread: put nginx in front (it buffers whole requests).
+SLOW_CASES = {
+    "waitress": (waitress_command(), {}),
+    "gunicorn-gevent": (gunicorn_command(), {"WORKER_CLASS": "gevent"}),
+    "gunicorn-gthread": (gunicorn_command(), {"WORKER_CLASS": "gthread"}),
+}
+SLOW_PARAMS = [
+    pytest.param(
+        case,
+        kind,
+        id=f"{case}-{kind}",
+        marks=pytest.mark.xfail(
+            case == "gunicorn-gthread" and kind == "trickle",
+            reason="gthread threads read headers: nginx in front holds this",
+            strict=True,
+        ),
+    )
+    for case in SLOW_CASES
+    for kind in ("idle", "trickle")
+]
+
+
+def trickle(sockets: list[socket.socket], stop: threading.Event) -> None:
+    """Send each socket's request headers one byte at a time, never finishing them."""
+    for connection in sockets:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: slow\r\n")
+    while not stop.wait(0.2):
+        for connection in sockets:
+            with contextlib.suppress(OSError):  # the server gave up on this one: fine
+                connection.sendall(b"x")
+
+
+@pytest.mark.parametrize(("case", "kind"), SLOW_PARAMS)
+def test_slow_clients_do_not_delay_normal_requests(
+    fault_project: Path, launch: Callable[..., Launched], case: str, kind: str
+) -> None:
+    command, env = SLOW_CASES[case]
+    server = launch(fault_project, command, WORKERS=str(WORKERS), **env)
+    server.wait_healthy(seconds=15)
+    sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(SLOW_CLIENTS)]
+    stop = threading.Event()
+    driver = threading.Thread(target=trickle, args=(sockets, stop))
+    timings = []
+    try:
+        if kind == "trickle":
+            driver.start()
+        time.sleep(1.0)  # every slow client connected and, for trickle, mid-headers
+        for _ in range(5):
+            started = time.monotonic()
+            assert http_get(server.url + "/healthz", timeout=5)[0] == 200
+            timings.append(time.monotonic() - started)
+    finally:
+        stop.set()
+        if driver.is_alive():
+            driver.join(timeout=5)
+        for connection in sockets:
+            connection.close()
+    print(f"slow clients ({case}, {SLOW_CLIENTS} {kind}): slowest request {max(timings):.3f} s")
+    assert max(timings) < 1.0
