@@ -134,33 +134,33 @@ class Launched:
                 self.process.wait()
 
 
+def launch_process(project: Path, command: list[str], log: Path, **env: str) -> Launched:
+    """Start `command` in `project`, in its own process group, on a free 127.0.0.1 port.
+    The caller must stop() it: use the `launch` fixture unless a wider scope is needed."""
+    port = free_port()
+    environ = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "PYTHON": sys.executable}
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=project,
+            env={**environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Launched(process, port, log)
+
+
 @pytest.fixture
 def launch(tmp_path: Path) -> Iterator[Callable[..., Launched]]:
     """Start a baked project's launcher on a free port; all are stopped at teardown."""
     started: list[Launched] = []
 
     def start(project: Path, command: list[str], **env: str) -> Launched:
-        port = free_port()
-        log = tmp_path / f"launcher-{len(started)}.log"
-        environ = {
-            **os.environ,
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "PYTHON": sys.executable,
-            **env,
-        }
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                command,
-                cwd=project,
-                env=environ,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        launched = Launched(process, port, log)
-        started.append(launched)
-        return launched
+        started.append(
+            launch_process(project, command, tmp_path / f"launcher-{len(started)}.log", **env)
+        )
+        return started[-1]
 
     yield start
     for launched in started:

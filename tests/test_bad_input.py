@@ -60,3 +60,30 @@ def test_cli_prints_one_line_naming_the_prompt(
     assert reason in errors[0]
     assert "(got " in errors[0]
     assert list(tmp_path.iterdir()) == [], "a half-baked folder was left"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "value"),
+    [("server", "apache"), ("worker_class", "eventlet"), ("python_version", "2.7")],
+)
+def test_unknown_choice_is_refused_before_anything_is_written(
+    tmp_path: Path, prompt: str, value: str
+) -> None:
+    """Cookiecutter itself refuses a value outside a choice list, before our hook runs (its
+    report ends in a traceback we cannot shorten); the last line names the prompt."""
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            str(TEMPLATE_DIR),
+            "--no-input",
+            f"{prompt}={value}",
+        ],
+        tmp_path,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"{value} provided for choice variable {prompt}" in last
+    assert list(tmp_path.iterdir()) == [], "a half-baked folder was left"

