@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -18,12 +19,38 @@ EXCLUDED_BY_SERVER = {
     "waitress": ["start.sh", "gunicorn.conf.py"],
     "both": [],
 }
+# Deployment extras, each kept only when its prompt says yes ({project_slug} is filled in).
+OPTIONAL = {
+    "include_nginx": ["deploy/nginx.conf"],
+}
+# Extras that run ./start.sh, which a Waitress-only (Windows) project does not have.
+NEED_START_SH: set[str] = set()
 EXECUTABLES = ["start.sh"]
 
 
-def remove_excluded(project: Path, server: str) -> None:
-    for name in EXCLUDED_BY_SERVER[server]:
-        (project / name).unlink()
+def excluded(answers: dict[str, object]) -> list[str]:
+    """Paths the answers leave out, relative to the project."""
+    server = str(answers["server"])
+    paths = list(EXCLUDED_BY_SERVER[server])
+    for key, names in OPTIONAL.items():
+        keep = bool(answers[key])
+        if keep and key in NEED_START_SH and server == "waitress":
+            print(f"{key}: skipped: it runs ./start.sh, which server=waitress does not ship")
+            keep = False
+        if not keep:
+            paths += [name.format(**answers) for name in names]
+    return paths
+
+
+def remove(project: Path, paths: list[str]) -> None:
+    for path in (project / name for name in paths):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    deploy = project / "deploy"
+    if deploy.is_dir() and not any(deploy.iterdir()):
+        deploy.rmdir()
 
 
 def set_run_bits(project: Path) -> None:
@@ -46,7 +73,7 @@ def write_env(project: Path) -> None:
 
 
 def main(answers: dict[str, object], project: Path) -> int:
-    remove_excluded(project, str(answers["server"]))
+    remove(project, excluded(answers))
     set_run_bits(project)
     write_env(project)
     return 0
