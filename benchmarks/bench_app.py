@@ -1,0 +1,108 @@
+"""The apps under benchmark, copied into the baked project as `bench_app.py`.
+
+- `app`: the generated app (create_app(), untouched) plus `/bench/io`, a view that
+  waits 50 ms on "I/O" (time.sleep, which gevent's monkey-patching makes cooperative).
+- `plain`: a plain Flask app with the same `/api/hello`: what our stack is compared to.
+- `bare`: a bare WSGI app, no framework: the ceiling for a server setting. It answers
+  preflights and requests with a CORS header so the load check accepts them, and
+  `/bench/io` waits 50 ms like the generated route.
+
+Gunicorn imports `bench_app:<name>`. The other servers run this file as a script:
+    python bench_app.py waitress-entry|waitress-threads-4|dev-server app|plain|bare
+with HOST and PORT from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from app import create_app
+from flask import Flask
+
+IO_PATH = "/bench/io"
+IO_WAIT_SECONDS = 0.05
+HELLO = b'{"message":"Hello, world!"}\n'
+
+
+def io_view() -> dict[str, int]:
+    time.sleep(IO_WAIT_SECONDS)
+    return {"waited_ms": int(IO_WAIT_SECONDS * 1000)}
+
+
+def hello_view() -> dict[str, str]:
+    return {"message": "Hello, world!"}
+
+
+def build_app() -> Flask:
+    generated = create_app()
+    generated.add_url_rule(IO_PATH, "bench_io", io_view)
+    return generated
+
+
+def build_plain() -> Flask:
+    plain_app = Flask("plain")
+    plain_app.add_url_rule("/api/hello", "hello", hello_view)
+    return plain_app
+
+
+def bare(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    headers = [("Content-Type", "application/json"), ("Access-Control-Allow-Origin", "*")]
+    if environ["REQUEST_METHOD"] == "OPTIONS":
+        headers += [
+            ("Access-Control-Allow-Methods", "GET"),
+            ("Access-Control-Allow-Headers", "Authorization"),
+            ("Content-Length", "0"),
+        ]
+        start_response("200 OK", headers)
+        return [b""]
+    if environ["PATH_INFO"] == IO_PATH:
+        time.sleep(IO_WAIT_SECONDS)
+    start_response("200 OK", [*headers, ("Content-Length", str(len(HELLO)))])
+    return [HELLO]
+
+
+app = build_app()
+plain = build_plain()
+TARGETS: dict[str, Callable[..., Any]] = {"app": app, "plain": plain, "bare": bare}
+
+
+def waitress_entry(target: Callable[..., Any]) -> None:
+    """The generated `python wsgi.py`: wsgi.serve() with its constants, serving `target`."""
+    import waitress
+    import wsgi
+
+    # serve() reads its settings from wsgi.app, which plain and bare apps lack, so
+    # wsgi.app stays the generated app and only the app handed to Waitress is swapped.
+    # serve() imports waitress.serve when called, so it picks up this wrapper.
+    real_serve = waitress.serve
+    waitress.serve = lambda _app, **options: real_serve(target, **options)
+    wsgi.serve()
+
+
+def waitress_threads_4(target: Callable[..., Any]) -> None:
+    """The common advice: `serve(app, threads=4)`, every other limit at its default."""
+    from waitress import serve
+
+    serve(target, host=os.environ["HOST"], port=int(os.environ["PORT"]), threads=4)
+
+
+def dev_server(target: Callable[..., Any]) -> None:
+    """Flask's development server as `app.run(threaded=True)` starts it."""
+    from werkzeug.serving import run_simple
+
+    run_simple(os.environ["HOST"], int(os.environ["PORT"]), target, threaded=True)
+
+
+MODES = {
+    "waitress-entry": waitress_entry,
+    "waitress-threads-4": waitress_threads_4,
+    "dev-server": dev_server,
+}
+
+if __name__ == "__main__":
+    mode, name = sys.argv[1:3]
+    MODES[mode](TARGETS[name])

@@ -1,0 +1,200 @@
+"""Tables, targets and the chart, from the measurements of one run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from servers import Setup
+
+Summary = dict[str, Any]
+
+
+@dataclass
+class Measurement:
+    """What one server (a setting serving one app) answered."""
+
+    setup: Setup
+    target: str
+    ready_seconds: float
+    io: Summary | None = None
+    cpu: Summary | None = None
+
+
+@dataclass
+class Results:
+    measurements: dict[tuple[str, str], Measurement] = field(default_factory=dict)
+    start_sh_ready: float | None = None
+
+    def add(self, measurement: Measurement) -> None:
+        self.measurements[(measurement.setup.key, measurement.target)] = measurement
+
+    def get(self, key: str, target: str = "app") -> Measurement | None:
+        return self.measurements.get((key, target))
+
+    def io_rate(self, key: str, target: str = "app") -> float | None:
+        found = self.get(key, target)
+        return found.io["requests_per_second"] if found and found.io else None
+
+    def cpu_rate(self, key: str, target: str = "app") -> float | None:
+        found = self.get(key, target)
+        return found.cpu["requests_per_second"] if found and found.cpu else None
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: str
+    passed: bool | None  # None: not measured in this run
+
+    @property
+    def verdict(self) -> str:
+        return {True: "PASS", False: "FAIL", None: "n/a"}[self.passed]
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return numerator / denominator if numerator is not None and denominator else None
+
+
+def fmt(value: float | None, pattern: str = "{:,.0f}") -> str:
+    return "n/a" if value is None else pattern.format(value)
+
+
+def failed_share(io: Summary) -> float:
+    return 100 * io["failed_pairs"] / io["pairs"]
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    # Text columns left, number columns right, as a reader scans them.
+    align = ["---" if i == 0 else "---:" for i in range(len(headers))]
+    lines = [headers, align, *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+def io_row(results: Results, setup: Setup, target: str = "app", label: str = "") -> list[str]:
+    found = results.get(setup.key, target)
+    if found is None or found.io is None:
+        return [label or setup.label, *["n/a"] * 7]
+    io = found.io
+    versus_advice = ratio(io["requests_per_second"], results.io_rate(setup.compared_to))
+    versus_bare = ratio(io["requests_per_second"], results.io_rate(setup.key, "bare"))
+    return [
+        label or setup.label,
+        f"{io['failed_pairs']} / {io['pairs']} ({failed_share(io):.0f}%)",
+        fmt(io["requests_per_second"]),
+        fmt(io["p50_ms"]),
+        fmt(io["p99_ms"]),
+        fmt(versus_advice, "{:.2f}x"),
+        fmt(versus_bare, "{:.0%}") if target == "app" else "-",
+        fmt(found.ready_seconds, "{:.1f}"),
+    ]
+
+
+def io_table(results: Results, setups: Sequence[Setup], ceiling: Setup) -> str:
+    headers = [
+        "Server",
+        "Failed pairs",
+        "Requests/s",
+        "p50 ms",
+        "p99 ms",
+        "vs common advice",
+        "vs bare WSGI, same server",
+        "Ready in s",
+    ]
+    rows = [io_row(results, setup) for setup in setups]
+    rows.append(io_row(results, ceiling, "bare", f"ceiling: bare WSGI app on {ceiling.label}"))
+    return markdown_table(headers, rows)
+
+
+def cpu_errors(results: Results, key: str) -> int:
+    """Failed requests of the steady load, over the three apps on one setting."""
+    found = (results.get(key, target) for target in ("app", "plain", "bare"))
+    return sum(m.cpu["errors"] for m in found if m is not None and m.cpu is not None)
+
+
+def cpu_row(results: Results, setup: Setup) -> list[str]:
+    found = results.get(setup.key)
+    cpu = found.cpu if found else None
+    generated, plain = results.cpu_rate(setup.key), results.cpu_rate(setup.key, "plain")
+    return [
+        setup.label,
+        fmt(generated),
+        fmt(plain),
+        fmt(ratio(generated, plain), "{:.0%}"),
+        fmt(results.cpu_rate(setup.key, "bare")),
+        f"{fmt(cpu['p50_ms'], '{:.1f}')} / {fmt(cpu['p99_ms'], '{:.1f}')}" if cpu else "n/a",
+        str(cpu_errors(results, setup.key)),
+    ]
+
+
+def cpu_table(results: Results, setups: Sequence[Setup]) -> str:
+    headers = [
+        "Server",
+        "Generated app req/s",
+        "Plain Flask req/s",
+        "Generated / plain",
+        "Bare WSGI req/s (ceiling)",
+        "Generated p50 / p99 ms",
+        "Errors",
+    ]
+    return markdown_table(headers, [cpu_row(results, setup) for setup in setups])
+
+
+def zero_failures(results: Results, setup: Setup) -> Target:
+    found = results.get(setup.key)
+    if found is None or found.io is None:
+        return Target(f"zero failed pairs: {setup.label}", "not measured", None)
+    failed = found.io["failed_pairs"]
+    return Target(f"zero failed pairs: {setup.label}", f"{failed} failed", failed == 0)
+
+
+def at_least(name: str, value: float | None, minimum: float, unit: str = "x") -> Target:
+    if value is None:
+        return Target(name, "not measured", None)
+    shown = f"{value:.2f}x" if unit == "x" else f"{value:.0%}"
+    return Target(name, shown, value >= minimum)
+
+
+def speedup(results: Results, setup: Setup) -> float | None:
+    return ratio(results.io_rate(setup.key), results.io_rate(setup.compared_to))
+
+
+def ready_within(seconds: float | None, limit: float) -> Target:
+    name = f"gunicorn launcher (start.sh) answers /healthz within {limit:g} s of start"
+    if seconds is None:
+        return Target(name, "not measured", None)
+    return Target(name, f"{seconds:.2f} s", seconds <= limit)
+
+
+def targets_table(targets: Sequence[Target]) -> str:
+    rows = [[target.name, target.measured, target.verdict] for target in targets]
+    return markdown_table(["Target (2 cores)", "Measured", "Verdict"], rows)
+
+
+def save_chart(results: Results, setups: Sequence[Setup], path: Path, title: str) -> None:
+    """Failed pairs (%) and p99 (ms) of the I/O burst per server, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on a server or in CI
+    import matplotlib.pyplot as plt
+
+    measured = [(s, m) for s in setups if (m := results.get(s.key)) and m.io]
+    labels = [setup.label for setup, _ in measured]
+    failed = [failed_share(m.io) for _, m in measured]  # type: ignore[arg-type]
+    p99 = [m.io["p99_ms"] or 0 for _, m in measured]  # type: ignore[index]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 0.55 * len(labels) + 1.8), sharey=True)
+    left.barh(labels, failed, color="tab:red")
+    left.set_xlabel("failed preflight+GET pairs (%)")
+    left.set_xlim(0, 100)
+    right.barh(labels, p99, color="tab:blue")
+    right.set_xlabel("p99 latency (ms)")
+    left.invert_yaxis()  # the first server on top, as in the table
+    for axis, values, unit in ((left, failed, "%"), (right, p99, " ms")):
+        for row, value in enumerate(values):
+            axis.annotate(f" {value:,.0f}{unit}", (value, row), va="center", fontsize=8)
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,360 @@
+"""Serving capacity of the generated project, next to the common advice, in one run.
+
+    .venv/bin/python benchmarks/run.py           # the full run, about 4 minutes
+    .venv/bin/python benchmarks/run.py --quick   # smaller and shorter, while developing
+
+Bakes the template into benchmarks/output/, adds bench_app.py to the baked project, then
+starts each server setting in turn (its own process group, always stopped) and measures:
+1. an I/O-bound burst: the project's tools/loadcheck.py, 200 pages x 8 parallel
+   preflight+GET pairs against a 50 ms route, on the generated app and a bare WSGI app;
+2. a CPU-light steady load: 32 closed-loop clients on /api/hello, on the generated app,
+   a plain Flask app and a bare WSGI app.
+Prints a table and PASS/FAIL per target; writes RESULTS.md and results.png (full runs)
+or benchmarks/output/ (--quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import reporting
+import servers
+from cookiecutter.main import cookiecutter
+from dotenv import dotenv_values
+from reporting import Measurement, Results, Target
+from servers import Setup
+from workloads import Burst, io_burst, steady_load
+
+HERE = Path(__file__).resolve().parent
+TEMPLATE = HERE.parent
+OUTPUT = HERE / "output"
+# The origin tools/loadcheck.py sends by default, and the template's default CORS_ORIGINS.
+ORIGIN = "http://localhost:5173"
+IO_PATH = "/bench/io"
+HELLO_PATH = "/api/hello"
+PACKAGES = ("flask", "flask-cors", "werkzeug", "gunicorn", "gevent", "waitress", "aiohttp")
+
+# Every setting takes the I/O burst, on the generated app and on a bare WSGI app.
+IO_SETUPS = [
+    servers.LAUNCHER_GTHREAD,
+    servers.LAUNCHER_GEVENT,
+    servers.LAUNCHER_SYNC,
+    servers.WAITRESS_ENTRY,
+    servers.GUNICORN_W4,
+    servers.WAITRESS_T4,
+    servers.DEV_SERVER,
+]
+# The generated launchers also take the steady load, on all three apps.
+CPU_SETUPS = [servers.LAUNCHER_GTHREAD, servers.LAUNCHER_GEVENT, servers.WAITRESS_ENTRY]
+CEILING = servers.LAUNCHER_GEVENT
+
+
+@dataclass(frozen=True)
+class Options:
+    burst: Burst
+    clients: int
+    seconds: float
+    results_dir: Path
+
+
+def targets_of(setup: Setup) -> list[str]:
+    """The apps one setting serves: bursts hit app and bare; the steady load adds plain."""
+    return ["app", "bare", "plain"] if setup in CPU_SETUPS else ["app", "bare"]
+
+
+def step_count() -> int:
+    # Bake and start.sh, then per setting: its start, two bursts, maybe a steady load.
+    return 2 + sum(3 + (setup in CPU_SETUPS) for setup in IO_SETUPS)
+
+
+def parse_args(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="40 pages, 2 s loads, to output/")
+    parser.add_argument("--pages", type=int, help="pages in the burst (default 200)")
+    parser.add_argument("--parallel", type=int, default=8, help="pairs per page")
+    parser.add_argument("--timeout", type=float, default=10.0, help="client timeout, seconds")
+    parser.add_argument("--clients", type=int, default=32, help="steady-load clients")
+    parser.add_argument("--seconds", type=float, help="steady-load seconds (default 5)")
+    args = parser.parse_args(argv)
+    return Options(
+        burst=Burst(args.pages or (40 if args.quick else 200), args.parallel, args.timeout),
+        clients=args.clients,
+        seconds=args.seconds or (2.0 if args.quick else 5.0),
+        results_dir=OUTPUT if args.quick else HERE,
+    )
+
+
+class Progress:
+    """One line per step: its number, the time since the run began, and what it did."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.began = total, 0, time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.began
+
+    def line(self, text: str) -> None:
+        self.done += 1
+        minutes, seconds = divmod(int(self.elapsed()), 60)
+        print(f"[{self.done:>2}/{self.total}] {minutes}:{seconds:02d} {text}", flush=True)
+
+
+def raise_open_file_limit() -> None:
+    # The burst holds 1,600+ sockets in the client and in the server; servers that do
+    # not raise their own limit inherit this one.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def stop_on_sigterm() -> None:
+    # SIGTERM becomes an exception too, so every `finally` stops its server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+
+def bake() -> Path:
+    """A fresh project with both launchers, plus the bench module."""
+    shutil.rmtree(OUTPUT, ignore_errors=True)
+    OUTPUT.mkdir(parents=True)
+    project = Path(
+        cookiecutter(
+            str(TEMPLATE), no_input=True, output_dir=str(OUTPUT), extra_context={"server": "both"}
+        )
+    )
+    shutil.copy(HERE / "bench_app.py", project / "bench_app.py")
+    (OUTPUT / "logs").mkdir()
+    return project
+
+
+def start_sh_ready_seconds(project: Path) -> float:
+    """Seconds from `./start.sh` (as shipped) to the first 200 on /healthz."""
+    env = {
+        **servers.shipped_environment(project),
+        "HOST": "127.0.0.1",
+        "PORT": str(servers.free_port()),
+        "PYTHON": sys.executable,
+    }
+    with servers.running(
+        ["bash", "start.sh"],
+        label="start.sh",
+        cwd=project,
+        env=env,
+        log=OUTPUT / "logs" / "start-sh.log",
+        ready_path="/healthz",
+    ) as server:
+        return server.ready_seconds
+
+
+def measure(
+    setup: Setup, project: Path, options: Options, progress: Progress, results: Results
+) -> None:
+    """Start every app this setting serves, then burst and load them; always stop them."""
+    overrides = {"CORS_ORIGINS": ORIGIN}
+    with contextlib.ExitStack() as stack:
+        started = {
+            target: stack.enter_context(
+                servers.start(setup, target, project, OUTPUT / "logs", overrides)
+            )
+            for target in targets_of(setup)
+        }
+        ready = ", ".join(f"{t} {s.ready_seconds:.1f} s" for t, s in started.items())
+        progress.line(f"{setup.label}: ready ({ready})")
+        found = {t: Measurement(setup, t, s.ready_seconds) for t, s in started.items()}
+        for measurement in found.values():
+            results.add(measurement)  # filled in below; a failed step leaves n/a cells
+        for target in ("app", "bare"):
+            url = started[target].url + IO_PATH
+            found[target].io = io_burst(
+                project / "tools" / "loadcheck.py", url, ORIGIN, options.burst
+            )
+            progress.line(f"{setup.label} / {target}: I/O burst {describe_io(found[target].io)}")
+        if setup in CPU_SETUPS:
+            urls = {target: server.url + HELLO_PATH for target, server in started.items()}
+            loads = steady_load(urls, ORIGIN, options.clients, options.seconds)
+            for target, summary in loads.items():
+                found[target].cpu = summary
+            rates = ", ".join(f"{t} {c['requests_per_second']:,.0f}" for t, c in loads.items())
+            progress.line(f"{setup.label}: CPU-light req/s {rates}")
+
+
+def describe_io(io: reporting.Summary) -> str:
+    return (
+        f"{io['failed_pairs']}/{io['pairs']} pairs failed, "
+        f"{io['requests_per_second']:,.0f} req/s, p99 {io['p99_ms']} ms"
+    )
+
+
+@contextlib.contextmanager
+def step_guard(progress: Progress, label: str) -> Iterator[None]:
+    """A failed step is reported and the run goes on; its cells read n/a."""
+    try:
+        yield
+    except (servers.ServerFailed, RuntimeError, OSError, ValueError) as error:
+        progress.line(f"{label}: FAILED: {error}")
+
+
+def run(options: Options, results: Results) -> tuple[Progress, Path]:
+    progress = Progress(step_count())
+    project = bake()
+    progress.line(f"baked {project.relative_to(TEMPLATE)} (server=both) with bench_app.py")
+    with step_guard(progress, "start.sh"):
+        results.start_sh_ready = start_sh_ready_seconds(project)
+        progress.line(f"start.sh answered /healthz in {results.start_sh_ready:.2f} s")
+    for setup in IO_SETUPS:
+        with step_guard(progress, setup.label):
+            measure(setup, project, options, progress, results)
+    return progress, project
+
+
+def evaluate(results: Results) -> list[Target]:
+    launchers = [servers.LAUNCHER_GTHREAD, servers.LAUNCHER_GEVENT, servers.LAUNCHER_SYNC]
+    targets = [
+        reporting.zero_failures(results, setup) for setup in [*launchers, servers.WAITRESS_ENTRY]
+    ]
+    targets += [
+        reporting.at_least(
+            "gunicorn launcher gthread >= 4x the req/s of `gunicorn -w 4`",
+            reporting.speedup(results, servers.LAUNCHER_GTHREAD),
+            4,
+        ),
+        reporting.at_least(
+            "gunicorn launcher gevent >= 8x the req/s of `gunicorn -w 4`",
+            reporting.speedup(results, servers.LAUNCHER_GEVENT),
+            8,
+        ),
+        reporting.at_least(
+            "waitress entry >= 4x the req/s of `serve(app, threads=4)`",
+            reporting.speedup(results, servers.WAITRESS_ENTRY),
+            4,
+        ),
+    ]
+    for setup in CPU_SETUPS:
+        share = reporting.ratio(results.cpu_rate(setup.key), results.cpu_rate(setup.key, "plain"))
+        targets.append(
+            reporting.at_least(f"CPU-light >= 85% of plain Flask: {setup.label}", share, 0.85, "%")
+        )
+    targets.append(reporting.ready_within(results.start_sh_ready, 2.0))
+    return targets
+
+
+def settings_used(project: Path) -> str:
+    shipped = dotenv_values(project / ".env")
+    cores = len(os.sched_getaffinity(0))
+    names = ("WORKERS", "THREADS", "WORKER_CONNECTIONS", "KEEPALIVE", "LOG_LEVEL")
+    values = ", ".join(f"{name}={shipped.get(name)}" for name in names)
+    return (
+        f"Generated launchers as shipped (baked `.env`): {values}; WORKERS=auto is "
+        f"2 x {cores} cores + 1 = {2 * cores + 1} Gunicorn workers. Waitress entry: wsgi.py's "
+        "constants and THREADS. Common advice: `gunicorn -w 4` (no config file) and "
+        "`waitress.serve(app, threads=4)`. Dev server: werkzeug `run_simple(threaded=True)`."
+    )
+
+
+def document(results: Results, targets: list[Target], options: Options, context: dict) -> str:
+    burst = options.burst
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
+    return f"""# Serving capacity: benchmark results
+
+Produced by `.venv/bin/python benchmarks/run.py` on {context["date"]}, in {context["runtime"]}.
+Machine: {context["cores"]} cores ({platform.processor() or platform.machine()}), \
+{platform.system()} {platform.release()}, Python {platform.python_version()}; load average
+(1 min) {context["load"]} at start / end (other work on the machine skews the numbers).
+Versions: {versions}.
+
+{context["settings"]}
+
+## I/O-bound burst
+
+`tools/loadcheck.py` (the project's own): {burst.pages} pages x {burst.parallel} parallel
+preflight+GET pairs = {burst.pages * burst.parallel} pairs in flight, against `{IO_PATH}`
+(a view that waits 50 ms), {burst.timeout:g} s client timeout. Requests/s counts answered
+requests; p50 and p99 are per request. "vs common advice" compares requests/s with
+`gunicorn -w 4` (Gunicorn rows and the dev server) or `serve(app, threads=4)` (Waitress
+rows). "vs bare WSGI" is requests/s as a share of a bare WSGI app that also waits 50 ms,
+on the same server and settings: what our stack (Flask, CORS, headers, logging) costs.
+
+{reporting.io_table(results, IO_SETUPS, CEILING)}
+
+![failed pairs and p99 per server](results.png)
+
+## CPU-light steady load
+
+{options.clients} closed-loop keep-alive clients (aiohttp, in the benchmark process, so
+sharing the same cores) send cross-origin GETs (with `Origin`) to `{HELLO_PATH}`. The three
+apps of a row run side by side and take turns in 5 slices, {options.seconds:g} s per app in
+all, after a 1 s warm-up each, so a busy moment on the machine hits them alike;
+requests/s is the median slice. Plain Flask is a bare `Flask()` app with the same route;
+bare WSGI is no framework at all (what server and client alone can do).
+
+{reporting.cpu_table(results, CPU_SETUPS)}
+
+## Targets
+
+{reporting.targets_table(targets)}
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv)
+    raise_open_file_limit()
+    stop_on_sigterm()
+    results = Results()
+    load_at_start = os.getloadavg()[0]
+    try:
+        progress, project = run(options, results)
+    except KeyboardInterrupt:
+        print("interrupted: every server started has been stopped", file=sys.stderr)
+        return 130
+    targets = evaluate(results)
+    runtime = progress.elapsed()
+    context = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "runtime": f"{int(runtime // 60)} min {int(runtime % 60)} s",
+        "cores": len(os.sched_getaffinity(0)),
+        "load": f"{load_at_start:.1f} / {os.getloadavg()[0]:.1f}",
+        "settings": settings_used(project),
+    }
+    text = document(results, targets, options, context)
+    options.results_dir.mkdir(parents=True, exist_ok=True)
+    (options.results_dir / "RESULTS.md").write_text(text, encoding="utf-8")
+    title = (
+        f"I/O-bound burst: {options.burst.pages} pages x {options.burst.parallel} pairs, 50 ms view"
+    )
+    reporting.save_chart(results, IO_SETUPS, options.results_dir / "results.png", title)
+    (OUTPUT / "results.json").write_text(json.dumps(raw(results), indent=2), encoding="utf-8")
+    print(text)
+    print(f"run time: {context['runtime']}; wrote {options.results_dir / 'RESULTS.md'}")
+    return 0 if all(target.passed is not False for target in targets) else 1
+
+
+def raw(results: Results) -> list[dict[str, object]]:
+    """Every measurement as measured, for a closer look than the tables give."""
+    return [
+        {
+            "setup": m.setup.key,
+            "target": m.target,
+            "ready_seconds": m.ready_seconds,
+            "io": m.io,
+            "cpu": m.cpu,
+        }
+        for m in results.measurements.values()
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""The server settings under benchmark, and starting and stopping them safely.
+
+Every server runs in its own process group (its own session), so stopping it reaches
+the workers it forked, and a Ctrl-C in the terminal reaches only the benchmark, whose
+`finally` blocks then stop the servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+PYTHON = sys.executable
+STARTUP_SECONDS = 30
+STOP_SECONDS = 10
+
+Argv = Callable[[str, Path], list[str]]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One way of serving a WSGI app: a command line plus environment overrides."""
+
+    key: str
+    label: str
+    argv: Argv
+    env: dict[str, str] = field(default_factory=dict)
+    # The common advice for the same server, which this setting's speed is compared to.
+    compared_to: str = "gunicorn-w4"
+    # Gunicorn reads ./gunicorn.conf.py whenever it exists, so settings that must run
+    # without it start from the project's parent folder instead.
+    outside_project: bool = False
+
+
+def gunicorn_launcher(worker_class: str) -> Setup:
+    """The generated launcher: start.sh's command line with a bench target."""
+    return Setup(
+        key=f"launcher-{worker_class}",
+        label=f"generated gunicorn launcher, {worker_class}",
+        argv=lambda target, _: [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "--config",
+            "gunicorn.conf.py",
+            f"bench_app:{target}",
+        ],
+        env={"WORKER_CLASS": worker_class},
+    )
+
+
+def script(mode: str) -> Argv:
+    return lambda target, _: [PYTHON, "bench_app.py", mode, target]
+
+
+LAUNCHER_GTHREAD = gunicorn_launcher("gthread")
+LAUNCHER_GEVENT = gunicorn_launcher("gevent")
+LAUNCHER_SYNC = gunicorn_launcher("sync")
+WAITRESS_ENTRY = Setup(
+    "waitress-entry",
+    "generated waitress entry (wsgi.serve)",
+    script("waitress-entry"),
+    compared_to="waitress-t4",
+)
+GUNICORN_W4 = Setup(
+    "gunicorn-w4",
+    "common advice: gunicorn -w 4 (sync)",
+    # `$PORT` is replaced by the free port picked at start.
+    lambda target, project: [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "-w",
+        "4",
+        "--bind",
+        "127.0.0.1:$PORT",
+        "--pythonpath",
+        str(project),
+        f"bench_app:{target}",
+    ],
+    outside_project=True,
+)
+WAITRESS_T4 = Setup(
+    "waitress-t4",
+    "common advice: waitress serve(app, threads=4)",
+    script("waitress-threads-4"),
+    compared_to="waitress-t4",
+)
+DEV_SERVER = Setup("dev-server", "Flask dev server (threaded)", script("dev-server"))
+
+
+def free_port() -> int:
+    # Port 0: the kernel picks a port no socket uses now (a random pick could collide).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def shipped_environment(project: Path) -> dict[str, str]:
+    """This environment without the variables the baked .env sets: the shipped values
+    apply unless the benchmark overrides them on purpose."""
+    shipped = dotenv_values(project / ".env")
+    return {name: value for name, value in os.environ.items() if name not in shipped}
+
+
+@dataclass
+class Server:
+    label: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    ready_seconds: float = 0.0
+
+    def log_tail(self, lines: int = 15) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+class ServerFailed(RuntimeError):
+    """A server exited or never answered; the message carries its log's last lines."""
+
+
+def get_status(url: str, timeout: float) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def wait_until_ready(server: Server, path: str, started: float) -> None:
+    """Poll `path` until it answers 200; record the seconds since the process started."""
+    deadline = started + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise ServerFailed(f"{server.label} exited:\n{server.log_tail()}")
+        # Gunicorn accepts connections before its workers boot, so one attempt may
+        # wait in the backlog: the timeout covers that wait.
+        with contextlib.suppress(OSError):
+            if get_status(server.url + path, timeout=5) == 200:
+                server.ready_seconds = time.monotonic() - started
+                return
+        time.sleep(0.02)
+    raise ServerFailed(f"{server.label}: no 200 on {path} in {STARTUP_SECONDS} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """TERM the whole process group, then KILL it if it has not exited in time."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextlib.contextmanager
+def running(
+    argv: list[str],
+    *,
+    label: str,
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    ready_path: str,
+) -> Iterator[Server]:
+    """Start a server on env's HOST:PORT, wait until `ready_path` answers, always stop it."""
+    started = time.monotonic()
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            argv, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = Server(label, f"http://{env['HOST']}:{env['PORT']}", process, log)
+    try:
+        wait_until_ready(server, ready_path, started)
+        yield server
+    finally:
+        stop(process)
+
+
+def start(
+    setup: Setup, target: str, project: Path, logs: Path, overrides: dict[str, str]
+) -> contextlib.AbstractContextManager[Server]:
+    """`setup` serving bench_app's `target` on a free 127.0.0.1 port."""
+    port = str(free_port())
+    env = {
+        **shipped_environment(project),
+        **overrides,
+        **setup.env,
+        "HOST": "127.0.0.1",
+        "PORT": port,
+    }
+    argv = [arg.replace("$PORT", port) for arg in setup.argv(target, project)]
+    return running(
+        argv,
+        label=f"{setup.label} / {target}",
+        cwd=project.parent if setup.outside_project else project,
+        env=env,
+        log=logs / f"{setup.key}-{target}.log",
+        # The generated app's health check; plain and bare apps answer /api/hello.
+        ready_path="/healthz" if target == "app" else "/api/hello",
+    )

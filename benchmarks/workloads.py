@@ -1,0 +1,118 @@
+"""The two workloads: the shipped load check's burst, and a steady closed-loop load."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+
+@dataclass(frozen=True)
+class Burst:
+    pages: int
+    parallel: int
+    timeout: float
+
+
+def io_burst(loadcheck: Path, url: str, origin: str, burst: Burst) -> dict[str, object]:
+    """Run the project's own tools/loadcheck.py and return its JSON summary."""
+    command = [
+        *(sys.executable, str(loadcheck), url, "--origin", origin, "--json"),
+        *("--pages", str(burst.pages), "--parallel", str(burst.parallel)),
+        *("--timeout", str(burst.timeout)),
+    ]
+    # A preflight and its GET each get the timeout; the rest is start-up and slack.
+    result = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+        command, capture_output=True, text=True, timeout=2 * burst.timeout + 60, check=False
+    )
+    # Exit 1 only means some pairs failed, which is a result; anything else is not.
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"loadcheck exited {result.returncode}: {result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+@dataclass
+class SteadyResult:
+    """Answered requests of one app over every slice it was loaded for."""
+
+    latencies: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> dict[str, object]:
+        ordered = sorted(self.latencies)
+        return {
+            "requests": len(ordered),
+            "errors": sum(self.errors.values()),
+            "error_kinds": dict(self.errors),
+            # The median slice: one slice hit by a neighbour's load does not move it.
+            "requests_per_second": round(statistics.median(self.rates), 1),
+            "slice_rates": [round(rate, 1) for rate in self.rates],
+            "p50_ms": round(1000 * statistics.median(ordered), 1) if ordered else None,
+            "p99_ms": round(1000 * ordered[int(0.99 * (len(ordered) - 1))], 1) if ordered else None,
+        }
+
+
+async def closed_loop(
+    url: str, headers: dict[str, str], clients: int, seconds: float, result: SteadyResult
+) -> None:
+    """`clients` keep-alive clients for `seconds`, each sending its next request when
+    the last one answers; adds this slice's rate and latencies to `result`."""
+    connector = aiohttp.TCPConnector(limit=clients)
+    timeout = aiohttp.ClientTimeout(total=10)
+    answered = 0
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        began = time.perf_counter()
+        end = began + seconds
+
+        async def client() -> None:
+            nonlocal answered
+            while (sent := time.perf_counter()) < end:
+                try:
+                    async with session.get(url, headers=headers) as response:
+                        await response.read()
+                except (TimeoutError, aiohttp.ClientError) as error:
+                    result.errors[type(error).__name__] += 1
+                    continue
+                if response.status != 200:
+                    result.errors[f"status {response.status}"] += 1
+                    continue
+                result.latencies.append(time.perf_counter() - sent)
+                answered += 1
+
+        await asyncio.gather(*(client() for _ in range(clients)))
+        result.rates.append(answered / (time.perf_counter() - began))
+
+
+async def interleaved(
+    urls: dict[str, str], headers: dict[str, str], clients: int, seconds: float, rounds: int
+) -> dict[str, SteadyResult]:
+    # Other work on the machine comes and goes: apps take turns in short slices (each
+    # round starting with the next one), so a busy moment hits them all alike.
+    for url in urls.values():
+        await closed_loop(url, headers, clients, 1.0, SteadyResult())  # warm-up, discarded
+    results = {name: SteadyResult() for name in urls}
+    names = list(urls)
+    for round_number in range(rounds):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            await closed_loop(urls[name], headers, clients, seconds / rounds, results[name])
+    return results
+
+
+def steady_load(
+    urls: dict[str, str], origin: str, clients: int, seconds: float, rounds: int = 5
+) -> dict[str, dict[str, object]]:
+    """Cross-origin GETs (with Origin, as a browser sends them) under a steady load, on
+    each of `urls` for `seconds` in all, in `rounds` interleaved slices."""
+    headers = {"Origin": origin}
+    found = asyncio.run(interleaved(urls, headers, clients, seconds, rounds))
+    return {name: result.summary() for name, result in found.items()}
