@@ -189,6 +189,11 @@ def slow():
 @app.get("/test/boom")
 def boom():
     raise RuntimeError("deliberate failure")
+
+
+@app.get("/test/whoami")
+def whoami():
+    return {"address": request.remote_addr, "scheme": request.scheme}
 '''
 
 

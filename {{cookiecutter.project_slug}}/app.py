@@ -10,6 +10,7 @@ from flask_cors import CORS
 
 from service import api, errors, headers, health
 from service.config import SettingsError, load_settings
+from service.proxy import TrustedProxyFix
 
 # Request headers a cross-origin page may send; add your own custom headers here.
 CORS_ALLOW_HEADERS = ["Authorization", "Content-Type"]
@@ -55,6 +56,8 @@ def create_app(
         allow_headers=CORS_ALLOW_HEADERS,
         max_age=settings.cors_max_age,
     )
+    # Client address and scheme from X-Forwarded-* only when a trusted proxy sent them.
+    app.wsgi_app = TrustedProxyFix(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
     headers.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)

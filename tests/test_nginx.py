@@ -1,0 +1,256 @@
+"""deploy/nginx.conf: valid for nginx, and a real nginx in front of a baked service holds
+the burst, shields it from slow clients, and gives its own errors CORS headers."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import (
+    Launched,
+    finish_burst,
+    free_port,
+    gunicorn_command,
+    run,
+    start_burst,
+)
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+ALLOWED = "http://localhost:5173"  # the template's default CORS origin
+REFUSED = "http://refused.example"
+# The smallest http {} around the generated site file, with every path in a temp dir.
+# Workers run as root because the temp dir is private to this user.
+WRAPPER = """\
+user root;
+worker_processes 1;
+worker_rlimit_nofile 8192;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include {site};
+}}
+"""
+
+pytestmark = pytest.mark.skipif(
+    not Path(NGINX).exists(), reason="nginx is not installed (apt-get install nginx-light)"
+)
+
+
+@dataclass
+class Nginx:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def site_file(project: Path, prefix: Path, listen: int, upstream: int, **overrides: str) -> Path:
+    """The project's deploy/nginx.conf with only its ports (and `overrides`) changed."""
+    text = (project / "deploy" / "nginx.conf").read_text()
+    text = text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    text = re.sub(r"server 127\.0\.0\.1:\d+;", f"server 127.0.0.1:{upstream};", text)
+    for directive, value in overrides.items():
+        text = re.sub(rf"{directive} [^;]+;", f"{directive} {value};", text)
+    site = prefix / "site.conf"
+    site.write_text(text)
+    return site
+
+
+def write_config(project: Path, prefix: Path, listen: int, upstream: int, **overrides: str) -> Path:
+    prefix.mkdir(parents=True, exist_ok=True)
+    site = site_file(project, prefix, listen, upstream, **overrides)
+    config = prefix / "nginx.conf"
+    config.write_text(WRAPPER.format(prefix=prefix, site=site))
+    return config
+
+
+@pytest.fixture
+def nginx(tmp_path: Path) -> Iterator[Callable[..., Nginx]]:
+    """Start nginx with a project's site file in front of `upstream`; always stopped."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(project: Path, upstream: int, **overrides: str) -> Nginx:
+        port = free_port()
+        prefix = tmp_path / f"nginx-{len(started)}"
+        config = write_config(project, prefix, port, upstream, **overrides)
+        with (prefix / "stderr.log").open("wb") as stderr:
+            process = subprocess.Popen(
+                [NGINX, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"],
+                stderr=stderr,
+                start_new_session=True,
+            )
+        started.append(process)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return Nginx(port, process)
+            except OSError:
+                assert process.poll() is None, (prefix / "stderr.log").read_text()
+                time.sleep(0.05)
+        pytest.fail("nginx did not start listening within 5 s")
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGQUIT)  # graceful
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def request(
+    port: int, method: str, path: str, body: bytes = b"", source: str = "127.0.0.1", **headers: str
+) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {},
+        {"cors_allow_credentials": True, "cors_origins": "https://a.example, https://b.example"},
+        {"cors_origins": "*"},
+        {"server": "waitress", "port": "9000"},
+    ],
+    ids=["defaults", "credentials-two-origins", "any-origin", "waitress"],
+)
+def test_generated_config_passes_nginx_t(cookies, tmp_path: Path, answers: dict) -> None:
+    result = cookies.bake(extra_context={"include_nginx": True, **answers})
+    assert result.exit_code == 0, result.exception
+    project = Path(result.project_path)
+    config = write_config(project, tmp_path / "t", listen=free_port(), upstream=8080)
+    checked = run([NGINX, "-t", "-p", str(tmp_path / "t"), "-c", str(config)], tmp_path)
+    assert checked.returncode == 0, checked.stderr
+
+
+@pytest.fixture
+def service(fault_project: Path, launch: Callable[..., Launched]) -> Launched:
+    # FORWARDED_ALLOW_IPS=127.0.0.1 (the default): nginx on this host is trusted.
+    server = launch(fault_project, gunicorn_command(), WORKERS="2", CORS_ORIGINS=ALLOWED)
+    server.wait_healthy(seconds=15)
+    return server
+
+
+def test_burst_through_nginx_loses_nothing(
+    fault_project: Path, service: Launched, nginx: Callable[..., Nginx]
+) -> None:
+    proxy = nginx(fault_project, service.port)
+    burst = start_burst(fault_project, proxy.url + "/test/slow?seconds=0.05", pages=100, parallel=8)
+    summary = finish_burst(burst)
+    print(f"nginx burst: {summary['requests']} requests, {summary['failed_pairs']} failed pairs")
+    assert summary["failed_pairs"] == 0, summary
+    assert summary["requests"] == 1600
+
+
+def test_service_sees_the_client_through_nginx_but_not_forged_headers(
+    fault_project: Path, service: Launched, nginx: Callable[..., Nginx]
+) -> None:
+    proxy = nginx(fault_project, service.port)
+    forged = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    # Through nginx: the address nginx saw (its own X-Forwarded-For entry), not the forged one.
+    via_nginx = json.loads(
+        request(proxy.port, "GET", "/test/whoami", source="127.0.0.5", **forged)[2]
+    )
+    assert via_nginx == {"address": "127.0.0.5", "scheme": "http"}
+    # Straight to the service from an untrusted peer: forwarded headers are ignored.
+    direct = json.loads(
+        request(service.port, "GET", "/test/whoami", source="127.0.0.7", **forged)[2]
+    )
+    assert direct == {"address": "127.0.0.7", "scheme": "http"}
+    # From the trusted proxy address they count.
+    trusted = json.loads(request(service.port, "GET", "/test/whoami", **forged)[2])
+    assert trusted == {"address": "203.0.113.7", "scheme": "https"}
+
+
+def assert_proxy_error(
+    response: tuple[int, dict[str, str], bytes], status: int, origin: str
+) -> None:
+    code, headers, body = response
+    assert code == status
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["status"] == status
+    if origin == ALLOWED:
+        assert headers["Access-Control-Allow-Origin"] == ALLOWED
+    else:
+        assert "Access-Control-Allow-Origin" not in headers
+
+
+@pytest.mark.parametrize("origin", [ALLOWED, REFUSED])
+def test_nginx_errors_are_json_with_cors_for_allowed_origins(
+    fault_project: Path, service: Launched, nginx: Callable[..., Nginx], origin: str
+) -> None:
+    proxy = nginx(fault_project, service.port, proxy_read_timeout="1s")
+    too_big = request(proxy.port, "POST", "/api/echo", b"x" * 2_000_000, Origin=origin)
+    assert_proxy_error(too_big, 413, origin)
+    slow = request(proxy.port, "GET", "/test/slow?seconds=3", Origin=origin)
+    assert_proxy_error(slow, 504, origin)
+    down = nginx(fault_project, free_port())  # nothing listens upstream
+    assert_proxy_error(request(down.port, "GET", "/api/hello", Origin=origin), 502, origin)
+
+
+def test_nginx_shields_gthread_from_slow_clients(
+    fault_project: Path, service: Launched, nginx: Callable[..., Nginx]
+) -> None:
+    """The case Gunicorn's gthread cannot hold alone (see test_faults): 300 clients
+    trickling headers. nginx holds them, and a normal request still answers in 1 s."""
+    proxy = nginx(fault_project, service.port)
+    sockets = [socket.create_connection(("127.0.0.1", proxy.port)) for _ in range(300)]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        for connection in sockets:
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: slow\r\n")
+        while not stop.wait(0.2):
+            for connection in sockets:
+                with contextlib.suppress(OSError):  # nginx dropped it: fine
+                    connection.sendall(b"x")
+
+    driver = threading.Thread(target=trickle)
+    driver.start()
+    timings = []
+    try:
+        time.sleep(1.0)
+        for _ in range(5):
+            started = time.monotonic()
+            assert request(proxy.port, "GET", "/healthz")[0] == 200
+            timings.append(time.monotonic() - started)
+    finally:
+        stop.set()
+        driver.join(timeout=5)
+        for connection in sockets:
+            connection.close()
+    print(f"slow clients through nginx: slowest request {max(timings):.3f} s")
+    assert max(timings) < 1.0
