@@ -8,7 +8,8 @@ from typing import Any
 from flask import Flask
 from flask_cors import CORS
 
-from service import api, errors, headers, health
+from service import api, errors, headers, health, request_id
+from service.access_log import AccessLog
 from service.config import SettingsError, load_settings
 from service.proxy import TrustedProxyFix
 
@@ -54,10 +55,13 @@ def create_app(
         origins=list(settings.cors_origins),
         supports_credentials=settings.cors_allow_credentials,
         allow_headers=CORS_ALLOW_HEADERS,
+        # Scripts may read the request ID, to show it in their error messages.
+        expose_headers=[request_id.HEADER],
         max_age=settings.cors_max_age,
     )
-    # Client address and scheme from X-Forwarded-* only when a trusted proxy sent them.
-    app.wsgi_app = TrustedProxyFix(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
+    # Outermost first: trusted proxy headers, so the access log sees the real client.
+    app.wsgi_app = TrustedProxyFix(AccessLog(app.wsgi_app), settings.forwarded_allow_ips)  # type: ignore[method-assign]
+    request_id.init_app(app)
     headers.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)

@@ -73,9 +73,9 @@ if os.path.isdir("/dev/shm"):  # noqa: S108  # nosec B108
     worker_tmp_dir = "/dev/shm"  # noqa: S108  # nosec B108
 
 # --- Logging
+# stderr (and LOG_FILE), as text or JSON; the app itself writes one access-log line per
+# request with its duration, the same under Gunicorn and Waitress.
 logconfig_dict = logging_config(settings)
-# Access log with the request duration in milliseconds (%(M)s).
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 proc_name = "{{ cookiecutter.project_slug }}"
 
 # --- Control

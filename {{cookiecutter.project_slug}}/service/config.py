@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ DEFAULTS = {
     # Browsers cache a preflight this many seconds (Chromium caps it at 7200).
     "CORS_MAX_AGE": "600",
     "LOG_LEVEL": "INFO",
+    # json (for log collectors) or text (for people); empty: text on a terminal, else json.
+    "LOG_FORMAT": "",
     "LOG_FILE": "{{ 'app.log' if cookiecutter.log_file else '' }}",
     # 1 MiB: enough for JSON APIs; larger bodies get a 413 before a view reads them.
     "MAX_CONTENT_LENGTH": "1048576",
@@ -51,6 +54,7 @@ GUNICORN_DEFAULTS = {
 {%- endif %}
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "text")
 ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -70,6 +74,7 @@ class Settings:
     cors_max_age: int
     secret_key: str
     log_level: str
+    log_format: str
     log_file: Path | None
     max_content_length: int
     forwarded_allow_ips: tuple[str, ...]
@@ -106,6 +111,7 @@ def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
         cors_max_age=integer(env, "CORS_MAX_AGE", minimum=0),
         secret_key=_secret_key(env.get("SECRET_KEY", "")),
         log_level=_log_level(env["LOG_LEVEL"]),
+        log_format=_log_format(env),
         log_file=PROJECT_DIR / env["LOG_FILE"] if env["LOG_FILE"] else None,
         max_content_length=integer(env, "MAX_CONTENT_LENGTH"),
         forwarded_allow_ips=_addresses(env["FORWARDED_ALLOW_IPS"]),
@@ -193,6 +199,13 @@ def _secret_key(raw: str) -> str:
             'e.g. from: python -c "import secrets; print(secrets.token_urlsafe(48))"'
         )
     return raw
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    if not env["LOG_FORMAT"]:
+        # Under systemd, Docker or Kubernetes stderr is no terminal: collectors get JSON.
+        return "text" if sys.stderr.isatty() else "json"
+    return choice(env, "LOG_FORMAT", LOG_FORMATS)
 
 
 def _log_level(raw: str) -> str:

@@ -1,4 +1,8 @@
-"""One logging setup for both servers: stderr always, plus LOG_FILE when it is set."""
+"""One logging setup for both servers: stderr always, plus LOG_FILE when it is set.
+
+LOG_FORMAT=json writes one JSON object per line for log collectors; text is for people.
+Every record carries the request ID of the request it belongs to ("-" outside one).
+"""
 
 from __future__ import annotations
 
@@ -7,33 +11,44 @@ from typing import Any
 
 from service.config import Settings
 
-FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s [%(request_id)s]: %(message)s"
+JSON_FIELDS = "%(levelname)s %(process)d %(name)s %(message)s"
+FORMATTERS = {
+    "text": {"format": TEXT_FORMAT},
+    "json": {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": JSON_FIELDS,
+        # An ISO 8601 UTC "time" field, which every log collector parses.
+        "timestamp": "time",
+        "rename_fields": {"levelname": "level", "name": "logger"},
+    },
+}
 # WatchedFileHandler reopens the file after logrotate moves it; it exists on POSIX only.
 FILE_HANDLER = "logging.FileHandler" if os.name == "nt" else "logging.handlers.WatchedFileHandler"
 
 
 def logging_config(settings: Settings) -> dict[str, Any]:
     """A `logging.config.dictConfig` dict, also used as Gunicorn's `logconfig_dict`."""
+    handler = {"formatter": settings.log_format, "filters": ["request_id"]}
     handlers: dict[str, dict[str, Any]] = {
-        "stderr": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "stderr": {"class": "logging.StreamHandler", **handler},
     }
     if settings.log_file is not None:
-        handlers["file"] = {
-            "class": FILE_HANDLER,
-            "filename": str(settings.log_file),
-            "formatter": "plain",
-        }
+        handlers["file"] = {"class": FILE_HANDLER, "filename": str(settings.log_file), **handler}
     names = list(handlers)
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": FORMAT}},
+        "filters": {"request_id": {"()": "service.request_id.RequestIdFilter"}},
+        "formatters": {settings.log_format: FORMATTERS[settings.log_format]},
         "handlers": handlers,
         "root": {"level": settings.log_level, "handlers": names},
         "loggers": {
             # Gunicorn's own loggers do not propagate: give them the same handlers.
             "gunicorn.error": {"level": settings.log_level, "handlers": names, "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": names, "propagate": False},
+            # The app writes the access log (service/access_log.py), the same under both
+            # servers; Gunicorn's own would repeat every line.
+            "gunicorn.access": {"handlers": [], "propagate": False},
             # Waitress warns for every request that waits for a thread; in a burst that is
             # the design working, and thousands of lines would bury real problems.
             "waitress.queue": {"level": "ERROR"},
