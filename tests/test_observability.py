@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Launched, gunicorn_command, waitress_command
+from tests.conftest import (
+    Launched,
+    finish_burst,
+    gunicorn_command,
+    http_get,
+    start_burst,
+    waitress_command,
+)
 
 ORIGIN = "http://localhost:5173"
 LAUNCHERS = {"gunicorn": gunicorn_command(), "waitress": waitress_command()}
@@ -103,3 +110,33 @@ def test_hostile_request_ids_are_replaced_never_echoed_or_logged(
     output = server.output()
     for hostile in [*HOSTILE_IDS, "FORGED-LINE"]:
         assert hostile not in output
+
+
+def test_metrics_add_up_across_gunicorn_workers(
+    cookies, launch: Callable[..., Launched], tmp_path: Path
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    result = cookies.bake(extra_context={"server": "gunicorn", "include_metrics": True})
+    assert result.exit_code == 0, result.exception
+    project = Path(result.project_path)
+    server = launch(project, ["./start.sh"], WORKERS="3")
+    server.wait_healthy(seconds=15)
+    burst = start_burst(project, server.url + "/api/hello", pages=20, parallel=8)
+    summary = finish_burst(burst)
+    assert summary["failed_pairs"] == 0
+
+    response = send(server.port, "GET", "/metrics")
+    assert response.status == 200
+    assert response.getheader("Access-Control-Allow-Origin") is None
+    text = http_get(server.url + "/metrics")[2].decode()
+    counts = {
+        (sample.labels["method"], sample.labels["status"]): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "http_requests_total" and sample.labels["route"] == "/api/hello"
+    }
+    print(f"metrics after a 160-pair burst on 3 workers: {counts}")
+    # Every preflight and GET of the burst, plus the load check's opening probe GET:
+    # only the sum over all three workers' files adds up to this.
+    assert counts == {("OPTIONS", "200"): 160.0, ("GET", "200"): 161.0}

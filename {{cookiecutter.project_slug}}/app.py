@@ -1,3 +1,4 @@
+{%- set metrics = cookiecutter.include_metrics -%}
 """The Flask application: `create_app()` builds it, `app` is what the servers import."""
 
 from __future__ import annotations
@@ -8,13 +9,19 @@ from typing import Any
 from flask import Flask
 from flask_cors import CORS
 
-from service import api, errors, headers, health, request_id
+from service import api, errors, headers, health, {% if metrics %}metrics, {% endif %}request_id
 from service.access_log import AccessLog
 from service.config import SettingsError, load_settings
 from service.proxy import TrustedProxyFix
 
 # Request headers a cross-origin page may send; add your own custom headers here.
 CORS_ALLOW_HEADERS = ["Authorization", "Content-Type"]
+{%- if metrics %}
+# Every path but /metrics: browsers' pages have no business reading it.
+CORS_PATHS = r"^(?!/metrics/?$).*"
+{%- else %}
+CORS_PATHS = r"/*"
+{%- endif %}
 
 
 def create_app(
@@ -52,6 +59,7 @@ def create_app(
 
     CORS(
         app,
+        resources=CORS_PATHS,
         origins=list(settings.cors_origins),
         supports_credentials=settings.cors_allow_credentials,
         allow_headers=CORS_ALLOW_HEADERS,
@@ -66,6 +74,9 @@ def create_app(
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+{%- if metrics %}
+    metrics.init_app(app, environ)
+{%- endif %}
     return app
 
 

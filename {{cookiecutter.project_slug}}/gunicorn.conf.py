@@ -1,3 +1,4 @@
+{%- set metrics = cookiecutter.include_metrics -%}
 """Gunicorn settings, read by ./start.sh (`gunicorn --config gunicorn.conf.py wsgi:app`).
 
 Values come from the environment and `.env` (see service/config.py for the defaults),
@@ -7,6 +8,10 @@ so a deployment is tuned with environment variables, never by editing this file.
 import os
 import signal
 import sys
+{%- if metrics %}
+import tempfile
+from pathlib import Path
+{%- endif %}
 
 from service import health
 from service.config import (
@@ -100,6 +105,9 @@ GTHREAD_FIRST_DATA_WAIT = 0.1
 
 def on_starting(server):
     raise_open_file_limit(workers * worker_connections + 64)
+{%- if metrics %}
+    start_metrics_dir()
+{%- endif %}
     if worker_class == "gthread":
         from gunicorn.workers import gthread
 
@@ -123,3 +131,23 @@ def post_worker_init(worker):
         stop(signum, frame)
 
     signal.signal(signal.SIGTERM, on_term)
+{%- if metrics %}
+
+
+def start_metrics_dir():
+    """An empty PROMETHEUS_MULTIPROC_DIR for this run; workers inherit it at fork."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix=f"{proc_name}-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    # Files of an earlier run would add its counts to this one's.
+    for stale in Path(directory).glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    # Drop the dead worker's share of live gauges (requests in flight); its counters stay.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+{%- endif %}

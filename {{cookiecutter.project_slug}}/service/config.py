@@ -41,6 +41,11 @@ DEFAULTS = {
     # Proxies whose X-Forwarded-* headers are believed (comma-separated IPs, or *).
     "FORWARDED_ALLOW_IPS": "127.0.0.1",
 }
+{%- if cookiecutter.include_metrics %}
+# /metrics only (service/metrics.py): who may scrape it, as comma-separated IPs;
+# empty lets anyone (then keep it off the public internet another way).
+METRICS_DEFAULTS = {"METRICS_ALLOW_IPS": ""}
+{%- endif %}
 {%- if gunicorn %}
 # Gunicorn only: gunicorn.conf.py reads these, with the same rules.
 GUNICORN_DEFAULTS = {
@@ -114,7 +119,7 @@ def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
         log_format=_log_format(env),
         log_file=PROJECT_DIR / env["LOG_FILE"] if env["LOG_FILE"] else None,
         max_content_length=integer(env, "MAX_CONTENT_LENGTH"),
-        forwarded_allow_ips=_addresses(env["FORWARDED_ALLOW_IPS"]),
+        forwarded_allow_ips=addresses(env, "FORWARDED_ALLOW_IPS"),
     )
 
 
@@ -178,18 +183,18 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
-def _addresses(raw: str) -> tuple[str, ...]:
-    addresses = tuple(address.strip() for address in raw.split(",") if address.strip())
-    for address in addresses:
+def addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """`env[name]` as comma-separated IP addresses (or *), or a SettingsError naming it."""
+    found = tuple(address.strip() for address in env[name].split(",") if address.strip())
+    for address in found:
         if address != "*":
             try:
                 ipaddress.ip_address(address)
             except ValueError:
                 raise SettingsError(
-                    f"FORWARDED_ALLOW_IPS must be '*' or comma-separated IP addresses "
-                    f"(got {address!r})"
+                    f"{name} must be '*' or comma-separated IP addresses (got {address!r})"
                 ) from None
-    return addresses
+    return found
 
 
 def _secret_key(raw: str) -> str:

@@ -70,7 +70,13 @@ def test_star_with_credentials_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["SECRET_KEY", *DEFAULTS, *getattr(config, "GUNICORN_DEFAULTS", {})]
+    "name",
+    [
+        "SECRET_KEY",
+        *DEFAULTS,
+        *getattr(config, "GUNICORN_DEFAULTS", {}),
+        *getattr(config, "METRICS_DEFAULTS", {}),
+    ],
 )
 def test_every_setting_is_documented(name: str) -> None:
     assert f"| `{name}` |" in (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
