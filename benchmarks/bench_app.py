@@ -75,11 +75,15 @@ def waitress_entry(target: Callable[..., Any]) -> None:
     import waitress
     import wsgi
 
-    # serve() reads its settings from wsgi.app, which plain and bare apps lack, so
-    # wsgi.app stays the generated app and only the app handed to Waitress is swapped.
-    # serve() imports waitress.serve when called, so it picks up this wrapper.
-    real_serve = waitress.serve
-    waitress.serve = lambda _app, **options: real_serve(target, **options)
+    if target is app:
+        # serve() serves wsgi.app, and reads its settings from it.
+        wsgi.app = app
+    else:
+        # Plain and bare apps have no settings: wsgi.app stays the generated app and
+        # only the app handed to Waitress is swapped, every server option unchanged.
+        # serve() imports waitress.serve when called, so it picks up this wrapper.
+        real_serve = waitress.serve
+        waitress.serve = lambda _app, **options: real_serve(target, **options)
     wsgi.serve()
 
 

@@ -18,13 +18,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import io
 import json
 import os
 import platform
 import resource
 import shutil
 import signal
+import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import reporting
 import servers
+from cookiecutter.exceptions import CookiecutterException
 from cookiecutter.main import cookiecutter
 from dotenv import dotenv_values
 from reporting import Measurement, Results, Target
@@ -69,6 +73,7 @@ class Options:
     clients: int
     seconds: float
     results_dir: Path
+    ref: str | None
 
 
 def targets_of(setup: Setup) -> list[str]:
@@ -89,12 +94,16 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--timeout", type=float, default=10.0, help="client timeout, seconds")
     parser.add_argument("--clients", type=int, default=32, help="steady-load clients")
     parser.add_argument("--seconds", type=float, help="steady-load seconds (default 5)")
+    parser.add_argument(
+        "--ref", help="bake this git commit (e.g. HEAD) instead of the working tree as it is"
+    )
     args = parser.parse_args(argv)
     return Options(
         burst=Burst(args.pages or (40 if args.quick else 200), args.parallel, args.timeout),
         clients=args.clients,
         seconds=args.seconds or (2.0 if args.quick else 5.0),
         results_dir=OUTPUT if args.quick else HERE,
+        ref=args.ref,
     )
 
 
@@ -123,22 +132,43 @@ def raise_open_file_limit() -> None:
 
 
 def stop_on_sigterm() -> None:
-    # SIGTERM becomes an exception too, so every `finally` stops its server.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    # SIGTERM becomes a KeyboardInterrupt, as Ctrl-C does, so every `finally` stops its server.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
-def bake() -> Path:
+def git(*args: str) -> bytes:
+    command = ["git", "-C", str(TEMPLATE), *args]
+    return subprocess.run(command, capture_output=True, check=True).stdout  # noqa: S603 (ours)
+
+
+def short_commit(ref: str) -> str:
+    return git("rev-parse", "--short", ref).decode().strip()
+
+
+def template_source(ref: str | None) -> tuple[Path, str]:
+    """The template folder to bake, and how to name it in the results."""
+    if ref is None:
+        dirty = " plus uncommitted changes" if git("status", "--porcelain") else ""
+        return TEMPLATE, f"working tree at {short_commit('HEAD')}{dirty}"
+    # A commit, exported as files: edits in progress in the working tree stay out.
+    folder = OUTPUT / "template"
+    with tarfile.open(fileobj=io.BytesIO(git("archive", "--format=tar", ref))) as tar:
+        tar.extractall(folder, filter="data")
+    return folder, f"commit {short_commit(ref)}"
+
+
+def bake(ref: str | None) -> tuple[Path, str]:
     """A fresh project with both launchers, plus the bench module."""
     shutil.rmtree(OUTPUT, ignore_errors=True)
-    OUTPUT.mkdir(parents=True)
+    (OUTPUT / "logs").mkdir(parents=True)
+    template, described = template_source(ref)
     project = Path(
         cookiecutter(
-            str(TEMPLATE), no_input=True, output_dir=str(OUTPUT), extra_context={"server": "both"}
+            str(template), no_input=True, output_dir=str(OUTPUT), extra_context={"server": "both"}
         )
     )
     shutil.copy(HERE / "bench_app.py", project / "bench_app.py")
-    (OUTPUT / "logs").mkdir()
-    return project
+    return project, described
 
 
 def start_sh_ready_seconds(project: Path) -> float:
@@ -177,15 +207,21 @@ def measure(
         found = {t: Measurement(setup, t, s.ready_seconds) for t, s in started.items()}
         for measurement in found.values():
             results.add(measurement)  # filled in below; a failed step leaves n/a cells
+        loadcheck = project / "tools" / "loadcheck.py"
         for target in ("app", "bare"):
-            url = started[target].url + IO_PATH
-            found[target].io = io_burst(
-                project / "tools" / "loadcheck.py", url, ORIGIN, options.burst
-            )
-            progress.line(f"{setup.label} / {target}: I/O burst {describe_io(found[target].io)}")
+            burst = io_burst(loadcheck, started[target].url + IO_PATH, ORIGIN, options.burst)
+            servers.check_alive(started[target])
+            found[target].io = burst
+            progress.line(f"{setup.label} / {target}: I/O burst {describe_io(burst)}")
         if setup in CPU_SETUPS:
-            urls = {target: server.url + HELLO_PATH for target, server in started.items()}
-            loads = steady_load(urls, ORIGIN, options.clients, options.seconds)
+            loads = steady_load(
+                {t: (s.url + HELLO_PATH, s.cpu_seconds) for t, s in started.items()},
+                ORIGIN,
+                options.clients,
+                options.seconds,
+            )
+            for server in started.values():
+                servers.check_alive(server)
             for target, summary in loads.items():
                 found[target].cpu = summary
             rates = ", ".join(f"{t} {c['requests_per_second']:,.0f}" for t, c in loads.items())
@@ -208,17 +244,17 @@ def step_guard(progress: Progress, label: str) -> Iterator[None]:
         progress.line(f"{label}: FAILED: {error}")
 
 
-def run(options: Options, results: Results) -> tuple[Progress, Path]:
+def run(options: Options, results: Results) -> tuple[Progress, Path, str]:
     progress = Progress(step_count())
-    project = bake()
-    progress.line(f"baked {project.relative_to(TEMPLATE)} (server=both) with bench_app.py")
+    project, template = bake(options.ref)
+    progress.line(f"baked the {template} (server=both), added bench_app.py")
     with step_guard(progress, "start.sh"):
         results.start_sh_ready = start_sh_ready_seconds(project)
         progress.line(f"start.sh answered /healthz in {results.start_sh_ready:.2f} s")
     for setup in IO_SETUPS:
         with step_guard(progress, setup.label):
             measure(setup, project, options, progress, results)
-    return progress, project
+    return progress, project, template
 
 
 def evaluate(results: Results) -> list[Target]:
@@ -270,7 +306,8 @@ def document(results: Results, targets: list[Target], options: Options, context:
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
     return f"""# Serving capacity: benchmark results
 
-Produced by `.venv/bin/python benchmarks/run.py` on {context["date"]}, in {context["runtime"]}.
+Produced by `.venv/bin/python benchmarks/run.py` on {context["date"]}, in {context["runtime"]},
+from the template's {context["template"]}.
 Machine: {context["cores"]} cores ({platform.processor() or platform.machine()}), \
 {platform.system()} {platform.release()}, Python {platform.python_version()}; load average
 (1 min) {context["load"]} at start / end (other work on the machine skews the numbers).
@@ -316,10 +353,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = Results()
     load_at_start = os.getloadavg()[0]
     try:
-        progress, project = run(options, results)
+        progress, project, template = run(options, results)
     except KeyboardInterrupt:
         print("interrupted: every server started has been stopped", file=sys.stderr)
         return 130
+    except (CookiecutterException, subprocess.CalledProcessError) as error:
+        print(f"cannot bake the template: {error}", file=sys.stderr)
+        return 2
     targets = evaluate(results)
     runtime = progress.elapsed()
     context = {
@@ -328,6 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cores": len(os.sched_getaffinity(0)),
         "load": f"{load_at_start:.1f} / {os.getloadavg()[0]:.1f}",
         "settings": settings_used(project),
+        "template": template,
     }
     text = document(results, targets, options, context)
     options.results_dir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def io_burst(loadcheck: Path, url: str, origin: str, burst: Burst) -> dict[str, 
     return json.loads(result.stdout)
 
 
+CpuClock = Callable[[], float | None]
+
+
 @dataclass
 class SteadyResult:
     """Answered requests of one app over every slice it was loaded for."""
@@ -46,9 +50,12 @@ class SteadyResult:
     latencies: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
+    # CPU seconds the server's processes spent during the slices (None: not measurable).
+    server_cpu: float | None = 0.0
 
     def summary(self) -> dict[str, object]:
         ordered = sorted(self.latencies)
+        cpu = self.server_cpu
         return {
             "requests": len(ordered),
             "errors": sum(self.errors.values()),
@@ -58,6 +65,7 @@ class SteadyResult:
             "slice_rates": [round(rate, 1) for rate in self.rates],
             "p50_ms": round(1000 * statistics.median(ordered), 1) if ordered else None,
             "p99_ms": round(1000 * ordered[int(0.99 * (len(ordered) - 1))], 1) if ordered else None,
+            "server_cpu_us": round(1e6 * cpu / len(ordered), 1) if cpu and ordered else None,
         }
 
 
@@ -92,27 +100,55 @@ async def closed_loop(
         result.rates.append(answered / (time.perf_counter() - began))
 
 
+async def timed_slice(
+    url: str,
+    clock: CpuClock,
+    headers: dict[str, str],
+    clients: int,
+    seconds: float,
+    result: SteadyResult,
+) -> None:
+    """One slice, also charging the server's CPU time during it to `result`."""
+    before = clock()
+    await closed_loop(url, headers, clients, seconds, result)
+    after = clock()
+    if before is None or after is None or result.server_cpu is None:
+        result.server_cpu = None
+    else:
+        result.server_cpu += after - before
+
+
 async def interleaved(
-    urls: dict[str, str], headers: dict[str, str], clients: int, seconds: float, rounds: int
+    targets: dict[str, tuple[str, CpuClock]],
+    headers: dict[str, str],
+    clients: int,
+    seconds: float,
+    rounds: int,
 ) -> dict[str, SteadyResult]:
     # Other work on the machine comes and goes: apps take turns in short slices (each
     # round starting with the next one), so a busy moment hits them all alike.
-    for url in urls.values():
+    for url, _ in targets.values():
         await closed_loop(url, headers, clients, 1.0, SteadyResult())  # warm-up, discarded
-    results = {name: SteadyResult() for name in urls}
-    names = list(urls)
+    results = {name: SteadyResult() for name in targets}
+    names = list(targets)
     for round_number in range(rounds):
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
-            await closed_loop(urls[name], headers, clients, seconds / rounds, results[name])
+            url, clock = targets[name]
+            await timed_slice(url, clock, headers, clients, seconds / rounds, results[name])
     return results
 
 
 def steady_load(
-    urls: dict[str, str], origin: str, clients: int, seconds: float, rounds: int = 5
+    targets: dict[str, tuple[str, CpuClock]],
+    origin: str,
+    clients: int,
+    seconds: float,
+    rounds: int = 5,
 ) -> dict[str, dict[str, object]]:
     """Cross-origin GETs (with Origin, as a browser sends them) under a steady load, on
-    each of `urls` for `seconds` in all, in `rounds` interleaved slices."""
+    each target (a URL and its server's CPU clock) for `seconds` in all, in `rounds`
+    interleaved slices."""
     headers = {"Origin": origin}
-    found = asyncio.run(interleaved(urls, headers, clients, seconds, rounds))
+    found = asyncio.run(interleaved(targets, headers, clients, seconds, rounds))
     return {name: result.summary() for name, result in found.items()}
