@@ -22,9 +22,13 @@ EXCLUDED_BY_SERVER = {
 # Deployment extras, each kept only when its prompt says yes ({project_slug} is filled in).
 OPTIONAL = {
     "include_nginx": ["deploy/nginx.conf"],
+    "include_systemd": ["deploy/{project_slug}.service"],
+    "include_docker": ["Dockerfile", ".dockerignore"],
+    "include_kubernetes": ["deploy/k8s"],
+    "include_github_actions": [".github"],
 }
 # Extras that run ./start.sh, which a Waitress-only (Windows) project does not have.
-NEED_START_SH: set[str] = set()
+NEED_START_SH = {"include_systemd"}
 EXECUTABLES = ["start.sh"]
 
 

@@ -43,12 +43,25 @@ def test_every_refusal_is_reported_at_once() -> None:
     assert [line.split(":")[0] for line in lines] == ["port", "threads"]
 
 
+SLUG = "demo"
+
+
 def make_project(root: Path) -> Path:
+    """The launchers and every optional deployment path, as the template renders them."""
     root.mkdir(exist_ok=True)
     for name in ("start.sh", "gunicorn.conf.py", "start.ps1", "start.bat"):
         (root / name).write_text("")
+    for names in post_gen_project.OPTIONAL.values():
+        for name in names:
+            path = root / name.format(project_slug=SLUG)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("")
     (root / ".env.example").write_text("# key\nSECRET_KEY=\nPORT=8080\n")
     return root
+
+
+def answers_for(**changes: object) -> dict[str, object]:
+    return {**DEFAULTS, "project_slug": SLUG, **changes}
 
 
 @pytest.mark.parametrize(
@@ -61,7 +74,7 @@ def make_project(root: Path) -> Path:
 )
 def test_post_gen_keeps_only_the_chosen_launchers(tmp_path: Path, server: str, kept: set) -> None:
     project = make_project(tmp_path)
-    assert post_gen_project.main({"server": server}, project) == 0
+    assert post_gen_project.main(answers_for(server=server), project) == 0
     launchers = {"start.sh", "gunicorn.conf.py", "start.ps1", "start.bat"}
     assert {path.name for path in project.iterdir()} & launchers == kept
     if "start.sh" in kept:
@@ -78,3 +91,32 @@ def test_post_gen_writes_env_with_a_new_key_each_time(tmp_path: Path) -> None:
         keys.append(env[1].removeprefix("SECRET_KEY="))
     assert len(keys[0]) >= 48
     assert keys[0] != keys[1]
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "both"])
+def test_post_gen_keeps_the_systemd_unit_where_start_sh_ships(tmp_path: Path, server: str) -> None:
+    project = make_project(tmp_path)
+    assert post_gen_project.main(answers_for(server=server), project) == 0
+    assert (project / "deploy" / f"{SLUG}.service").is_file()
+
+
+def test_post_gen_skips_systemd_for_waitress_with_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path)
+    assert post_gen_project.main(answers_for(server="waitress", include_systemd=True), project) == 0
+    assert not (project / "deploy" / f"{SLUG}.service").exists()
+    assert "include_systemd: skipped" in capsys.readouterr().out
+    # The other extras do not need start.sh and stay.
+    assert (project / "Dockerfile").is_file()
+    assert (project / ".github").exists()
+
+
+def test_post_gen_removes_every_unchosen_extra_and_the_empty_deploy_dir(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    off = {key: False for key in post_gen_project.OPTIONAL}
+    assert post_gen_project.main(answers_for(**off), project) == 0
+    for names in post_gen_project.OPTIONAL.values():
+        for name in names:
+            assert not (project / name.format(project_slug=SLUG)).exists(), name
+    assert not (project / "deploy").exists()
