@@ -220,19 +220,31 @@ def running(
         stop(process)
 
 
+# What a server serves: bench_app's attribute, and environment for that app only.
+APPS: dict[str, tuple[str, dict[str, str]]] = {
+    "app": ("app", {}),
+    # The generated app without its per-request access-log line (logged at INFO).
+    "quiet": ("app", {"LOG_LEVEL": "WARNING"}),
+    "plain": ("plain", {}),
+    "bare": ("bare", {}),
+}
+
+
 def start(
     setup: Setup, target: str, project: Path, logs: Path, overrides: dict[str, str]
 ) -> contextlib.AbstractContextManager[Server]:
-    """`setup` serving bench_app's `target` on a free 127.0.0.1 port."""
+    """`setup` serving the app `target` names (see APPS) on a free 127.0.0.1 port."""
+    attribute, app_env = APPS[target]
     port = str(free_port())
     env = {
         **shipped_environment(project),
         **overrides,
         **setup.env,
+        **app_env,
         "HOST": "127.0.0.1",
         "PORT": port,
     }
-    argv = [arg.replace("$PORT", port) for arg in setup.argv(target, project)]
+    argv = [arg.replace("$PORT", port) for arg in setup.argv(attribute, project)]
     return running(
         argv,
         label=f"{setup.label} / {target}",
@@ -240,5 +252,5 @@ def start(
         env=env,
         log=logs / f"{setup.key}-{target}.log",
         # The generated app's health check; plain and bare apps answer /api/hello.
-        ready_path="/healthz" if target == "app" else "/api/hello",
+        ready_path="/healthz" if attribute == "app" else "/api/hello",
     )
