@@ -19,13 +19,14 @@ EXCLUDED_BY_SERVER = {
     "waitress": ["start.sh", "gunicorn.conf.py"],
     "both": [],
 }
-# Deployment extras, each kept only when its prompt says yes ({project_slug} is filled in).
+# Optional extras, each kept only when its prompt says yes ({project_slug} is filled in).
 OPTIONAL = {
-    "include_nginx": ["deploy/nginx.conf"],
+    "include_nginx": ["deploy/nginx.conf", "tests/test_nginx_conf.py"],
     "include_systemd": ["deploy/{project_slug}.service"],
     "include_docker": ["Dockerfile", ".dockerignore"],
     "include_kubernetes": ["deploy/k8s"],
     "include_github_actions": [".github"],
+    "include_metrics": ["service/metrics.py", "tests/test_metrics.py"],
 }
 # Extras that run ./start.sh, which a Waitress-only (Windows) project does not have.
 NEED_START_SH = {"include_systemd"}

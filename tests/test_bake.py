@@ -99,6 +99,19 @@ def test_bandit_finds_nothing(baked: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_pre_commit_config_is_valid_and_runs_what_ci_runs(baked: Path) -> None:
+    config = baked / ".pre-commit-config.yaml"
+    result = run([tool("pre-commit"), "validate-config", str(config)], baked)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = config.read_text()
+    assert "id: ruff-check" in text and "id: ruff-format" in text
+    # The pinned ruff must satisfy requirements-dev.txt, which CI installs.
+    pinned = re.search(r"ruff-pre-commit\n\s+rev: v(\d+)\.(\d+)\.\d+", text)
+    floor = re.search(r"^ruff>=(\d+)\.(\d+)", (baked / "requirements-dev.txt").read_text(), re.M)
+    assert pinned and floor
+    assert tuple(map(int, pinned.groups())) >= tuple(map(int, floor.groups()))
+
+
 def test_shell_scripts_pass_shellcheck(baked: Path) -> None:
     scripts = [str(path) for path in baked.rglob("*.sh")]
     if not scripts:

@@ -1,0 +1,153 @@
+"""Projects live for years: they take template updates (cruft), bakes repeat (--replay,
+--config-file), and the docs stay in step with what the template asks and generates."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEFAULTS, TEMPLATE_DIR, run, tool
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Template Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+NOT_TEMPLATE = shutil.ignore_patterns(
+    ".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "output"
+)
+
+
+def git(cwd: Path, *args: str) -> None:
+    result = run(["git", *args], cwd, timeout=60, **GIT_IDENTITY)
+    assert result.returncode == 0, result.stderr
+
+
+def cookiecutter(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "cookiecutter", *args], cwd, timeout=120)
+
+
+@pytest.fixture
+def template_repo(tmp_path: Path) -> Path:
+    """This template, committed to a git repository of its own, as users clone it."""
+    repo = tmp_path / "flask-prod"
+    shutil.copytree(TEMPLATE_DIR, repo, ignore=NOT_TEMPLATE)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--message", "template v1")
+    return repo
+
+
+def test_cruft_update_brings_a_template_change_into_a_baked_project(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    cruft = tool("cruft")
+    created = run(
+        [
+            cruft,
+            "create",
+            str(template_repo),
+            "--no-input",
+            "--output-dir",
+            str(tmp_path / "services"),
+            "--skip",
+            ".env",
+        ],
+        tmp_path,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stderr
+    project = tmp_path / "services" / "flask_service"
+    git(project, "init", "--quiet")
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "--message", "baked")
+    key = (project / ".env").read_text()
+    assert run([cruft, "check"], project).returncode == 0
+
+    api = template_repo / "{{cookiecutter.project_slug}}" / "service" / "api.py"
+    api.write_text(api.read_text().replace("Hello, world!", "Hello from template v2!"))
+    git(template_repo, "commit", "--quiet", "--all", "--message", "template v2")
+
+    stale = run([cruft, "check"], project)
+    assert stale.returncode != 0
+    assert "out of date" in stale.stdout
+    updated = run([cruft, "update", "--skip-apply-ask"], project, timeout=120)
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert "Hello from template v2!" in (project / "service" / "api.py").read_text()
+    assert (project / ".env").read_text() == key, "the project's secret key was touched"
+    assert not list(project.rglob("*.rej")), "the update left conflicts"
+    assert run([cruft, "check"], project).returncode == 0
+
+
+def test_config_file_gives_a_team_its_defaults(tmp_path: Path) -> None:
+    config = TEMPLATE_DIR / "examples" / "team-defaults.yaml"
+    baked = cookiecutter(tmp_path, str(TEMPLATE_DIR), "--no-input", "--config-file", str(config))
+    assert baked.returncode == 0, baked.stderr
+    project = tmp_path / "flask_service"
+    assert 'authors = [{ name = "Platform Team" }]' in (project / "pyproject.toml").read_text()
+    assert (
+        "CORS_ORIGINS=https://app.example.com, https://admin.example.com"
+        in (project / ".env.example").read_text()
+    )
+    assert (project / "deploy" / "k8s").is_dir()
+    assert (project / "service" / "metrics.py").is_file()
+
+
+def test_replay_bakes_the_same_answers_again(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"replay_dir: {tmp_path / 'replay'}\n")
+    first = cookiecutter(
+        tmp_path,
+        str(TEMPLATE_DIR),
+        "--no-input",
+        "--config-file",
+        str(config),
+        "-o",
+        "first",
+        "server=waitress",
+        "port=9090",
+        "project_name=Billing API",
+    )
+    assert first.returncode == 0, first.stderr
+    again = cookiecutter(
+        tmp_path, str(TEMPLATE_DIR), "--replay", "--config-file", str(config), "-o", "again"
+    )
+    assert again.returncode == 0, again.stderr
+    original, replayed = tmp_path / "first" / "billing_api", tmp_path / "again" / "billing_api"
+    assert (replayed / "wsgi.py").is_file() and not (replayed / "start.sh").exists()
+    for name in ("pyproject.toml", ".env.example", "wsgi.py", "README.md"):
+        assert (replayed / name).read_text() == (original / name).read_text()
+
+
+def test_template_version_is_in_the_changelog_and_every_bake(baked: Path) -> None:
+    version = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["_template_version"]
+    changelog = (TEMPLATE_DIR / "CHANGELOG.md").read_text()
+    assert re.search(r"^## \[?(\d+\.\d+\.\d+)", changelog, re.MULTILINE).group(1) == version
+    assert f"flask-prod {version}" in (baked / "pyproject.toml").read_text()
+
+
+def readme_table_keys(heading: str) -> list[str]:
+    """The first-column `names` of the table under `heading` in the root README."""
+    readme = (TEMPLATE_DIR / "README.md").read_text()
+    section = readme.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `([A-Za-z_]+)` \|", section, re.MULTILINE)
+
+
+def test_readme_documents_every_question_and_nothing_else() -> None:
+    assert sorted(readme_table_keys("Questions")) == sorted(DEFAULTS)
+
+
+def test_readme_lists_every_environment_variable_of_a_full_bake(tmp_path: Path) -> None:
+    answers = ["server=both", "include_metrics=yes"]
+    baked = cookiecutter(tmp_path, str(TEMPLATE_DIR), "--no-input", *answers)
+    assert baked.returncode == 0, baked.stderr
+    example = (tmp_path / "flask_service" / ".env.example").read_text()
+    variables = re.findall(r"^([A-Z_]+)=", example, re.MULTILINE)
+    assert sorted(readme_table_keys("Environment variables")) == sorted(variables)
