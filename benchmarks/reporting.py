@@ -69,10 +69,13 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join("| " + " | ".join(line) + " |" for line in lines)
 
 
+CORES = ("server_cores", "client_cores", "machine_cores")
+
+
 def io_row(results: Results, setup: Setup, target: str = "app", label: str = "") -> list[str]:
     found = results.get(setup.key, target)
     if found is None or found.io is None:
-        return [label or setup.label, *["n/a"] * 7]
+        return [label or setup.label, *["n/a"] * 8]
     io = found.io
     versus_advice = ratio(io["requests_per_second"], results.io_rate(setup.compared_to))
     versus_bare = ratio(io["requests_per_second"], results.io_rate(setup.key, "bare"))
@@ -84,6 +87,7 @@ def io_row(results: Results, setup: Setup, target: str = "app", label: str = "")
         fmt(io["p99_ms"]),
         fmt(versus_advice, "{:.2f}x"),
         fmt(versus_bare, "{:.0%}") if target == "app" else "-",
+        " / ".join(fmt(io.get(name), "{:.1f}") for name in CORES),
         fmt(found.ready_seconds, "{:.1f}"),
     ]
 
@@ -97,6 +101,7 @@ def io_table(results: Results, setups: Sequence[Setup], ceiling: Setup) -> str:
         "p99 ms",
         "vs common advice",
         "vs bare WSGI, same server",
+        "Cores busy: server / load check / whole machine",
         "Ready in s",
     ]
     rows = [io_row(results, setup) for setup in setups]
@@ -215,7 +220,8 @@ def save_chart(results: Results, setups: Sequence[Setup], path: Path, title: str
     left.set_xlabel("failed preflight+GET pairs (%)")
     left.set_xlim(0, 100)
     right.barh(labels, p99, color="tab:blue")
-    right.set_xlabel("p99 latency (ms)")
+    right.set_xlabel("p99 latency of the answered requests (ms)")
+    right.set_xlim(0, max(p99, default=0) * 1.2 or 1)  # room for the labels
     left.invert_yaxis()  # the first server on top, as in the table
     for axis, values, unit in ((left, failed, "%"), (right, p99, " ms")):
         for row, value in enumerate(values):

@@ -210,8 +210,11 @@ def measure(
             results.add(measurement)  # filled in below; a failed step leaves n/a cells
         loadcheck = project / "tools" / "loadcheck.py"
         for target in ("app", "bare"):
-            burst = io_burst(loadcheck, started[target].url + IO_PATH, ORIGIN, options.burst)
-            servers.check_alive(started[target])
+            server = started[target]
+            burst = io_burst(
+                loadcheck, server.url + IO_PATH, ORIGIN, options.burst, server.cpu_seconds
+            )
+            servers.check_alive(server)
             found[target].io = burst
             progress.line(f"{setup.label} / {target}: I/O burst {describe_io(burst)}")
         if setup in CPU_SETUPS:
@@ -232,7 +235,9 @@ def measure(
 def describe_io(io: reporting.Summary) -> str:
     return (
         f"{io['failed_pairs']}/{io['pairs']} pairs failed, "
-        f"{io['requests_per_second']:,.0f} req/s, p99 {io['p99_ms']} ms"
+        f"{io['requests_per_second']:,.0f} req/s, p99 {io['p99_ms']} ms, "
+        f"cores busy: server {io.get('server_cores')}, load check {io['client_cores']}, "
+        f"machine {io.get('machine_cores')}"
     )
 
 
@@ -324,6 +329,9 @@ requests; p50 and p99 are per request. "vs common advice" compares requests/s wi
 `gunicorn -w 4` (Gunicorn rows and the dev server) or `serve(app, threads=4)` (Waitress
 rows). "vs bare WSGI" is requests/s as a share of a bare WSGI app that also waits 50 ms,
 on the same server and settings: what our stack (Flask, CORS, headers, logging) costs.
+"Cores busy" is the CPU time the server (all its processes), the load check and the whole
+machine used over the load check's run, in cores: the whole machine near 2 means the 2
+cores were the limit; more than server + load check means other work took its share.
 
 {reporting.io_table(results, IO_SETUPS, CEILING)}
 

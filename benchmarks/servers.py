@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cputime
 from dotenv import dotenv_values
 
 PYTHON = sys.executable
@@ -124,7 +125,8 @@ class Server:
     ready_seconds: float = 0.0
 
     def cpu_seconds(self) -> float | None:
-        return cpu_seconds(self.process.pid)
+        # Its own session (start_new_session): the server and every worker it forked.
+        return cputime.session_seconds(self.process.pid)
 
     def log_tail(self, lines: int = 15) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -156,21 +158,6 @@ def wait_until_ready(server: Server, path: str, started: float) -> None:
                 return
         time.sleep(0.02)
     raise ServerFailed(f"{server.label}: no 200 on {path} in {STARTUP_SECONDS} s")
-
-
-def cpu_seconds(session: int) -> float | None:
-    """CPU seconds (user + system) used so far by the live processes of a session: a
-    server and every worker it forked. None where there is no Linux /proc."""
-    if not Path("/proc/self/stat").exists():
-        return None
-    total_ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):  # a process may exit while we read
-            # Fields after "(comm)": state ppid pgrp session ... utime (12th) stime (13th).
-            fields = stat.read_text().rpartition(")")[2].split()
-            if int(fields[3]) == session:
-                total_ticks += int(fields[11]) + int(fields[12])
-    return total_ticks / os.sysconf("SC_CLK_TCK")
 
 
 def check_alive(server: Server) -> None:

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import cputime
+
+CpuClock = Callable[[], float | None]
 
 
 @dataclass(frozen=True)
@@ -23,24 +26,36 @@ class Burst:
     timeout: float
 
 
-def io_burst(loadcheck: Path, url: str, origin: str, burst: Burst) -> dict[str, object]:
-    """Run the project's own tools/loadcheck.py and return its JSON summary."""
+def io_burst(
+    loadcheck: Path, url: str, origin: str, burst: Burst, server_clock: CpuClock
+) -> dict[str, object]:
+    """Run the project's own tools/loadcheck.py; its JSON summary, plus the cores the
+    server and the client kept busy over the run (2 in all on 2 cores: CPU-bound)."""
     command = [
         *(sys.executable, str(loadcheck), url, "--origin", origin, "--json"),
         *("--pages", str(burst.pages), "--parallel", str(burst.parallel)),
         *("--timeout", str(burst.timeout)),
     ]
+    server_before, client_before = server_clock(), cputime.children_seconds()
+    machine_before, began = cputime.machine_busy_seconds(), time.perf_counter()
     # A preflight and its GET each get the timeout; the rest is start-up and slack.
     result = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
         command, capture_output=True, text=True, timeout=2 * burst.timeout + 60, check=False
     )
+    wall = time.perf_counter() - began
+    server_after, machine_after = server_clock(), cputime.machine_busy_seconds()
     # Exit 1 only means some pairs failed, which is a result; anything else is not.
     if result.returncode not in (0, 1):
         raise RuntimeError(f"loadcheck exited {result.returncode}: {result.stderr.strip()}")
-    return json.loads(result.stdout)
-
-
-CpuClock = Callable[[], float | None]
+    summary = json.loads(result.stdout)
+    # In cores over the run. The client's count its start-up too; the server's, idle moments.
+    client = cputime.children_seconds() - client_before
+    summary["client_cores"] = round(client / wall, 2)
+    if server_before is not None and server_after is not None:
+        summary["server_cores"] = round((server_after - server_before) / wall, 2)
+    if machine_before is not None and machine_after is not None:
+        summary["machine_cores"] = round((machine_after - machine_before) / wall, 2)
+    return summary
 
 
 @dataclass
