@@ -10,6 +10,13 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
+def cores() -> int:
+    """Cores this process may run on (what WORKERS=auto counts), as the service counts them."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def session_seconds(session: int) -> float | None:
     """CPU seconds (user + system) used so far by the live processes of a session: a
     server and every worker it forked. None where there is no Linux /proc."""

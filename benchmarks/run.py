@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import cputime
 import reporting
 import servers
 from cookiecutter.exceptions import CookiecutterException
@@ -295,7 +296,7 @@ def evaluate(results: Results) -> list[Target]:
 
 def settings_used(project: Path) -> str:
     shipped = dotenv_values(project / ".env")
-    cores = len(os.sched_getaffinity(0))
+    cores = cputime.cores()
     names = ("WORKERS", "THREADS", "WORKER_CONNECTIONS", "KEEPALIVE", "LOG_LEVEL")
     values = ", ".join(f"{name}={shipped.get(name)}" for name in names)
     return (
@@ -376,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     context = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "runtime": f"{int(runtime // 60)} min {int(runtime % 60)} s",
-        "cores": len(os.sched_getaffinity(0)),
+        "cores": cputime.cores(),
         "load": f"{load_at_start:.1f} / {os.getloadavg()[0]:.1f}",
         "settings": settings_used(project),
         "template": template,
