@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -250,3 +254,87 @@ def finish_burst(burst: subprocess.Popen[str], seconds: float = 120) -> dict[str
             burst.kill()
     assert stdout, f"load check printed nothing: {stderr}"
     return json.loads(stdout)
+
+
+# --- Baked files
+
+UNRENDERED = re.compile(r"\{\{|\{%|cookiecutter\.")
+# What tools write while the baked suite runs; not part of the generated project.
+TOOL_DIRS = {"__pycache__", ".hypothesis", ".pytest_cache", ".ruff_cache"}
+
+
+def text_files(project: Path) -> list[Path]:
+    return [
+        path for path in project.rglob("*") if path.is_file() and not TOOL_DIRS & set(path.parts)
+    ]
+
+
+def leftover_template_syntax(project: Path) -> list[str]:
+    """Every line of a baked project that still holds Jinja or a cookiecutter variable."""
+    return [
+        f"{path.relative_to(project)}:{number}: {line.strip()}"
+        for path in text_files(project)
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if UNRENDERED.search(line)
+    ]
+
+
+# --- Raw HTTP
+
+
+def raw_request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    source: str = "127.0.0.1",
+    **headers: str,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request to 127.0.0.1:port exactly as given (no client-side limits), optionally
+    from another loopback address; returns status, headers and body."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+# --- Slow clients
+
+
+def trickle(sockets: list[socket.socket], stop: threading.Event) -> None:
+    """Send each socket's request headers one byte at a time, never finishing them."""
+    for connection in sockets:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: slow\r\n")
+    while not stop.wait(0.2):
+        for connection in sockets:
+            with contextlib.suppress(OSError):  # the server gave up on this one: fine
+                connection.sendall(b"x")
+
+
+def slowest_request_among_slow_clients(port: int, clients: int, kind: str) -> float:
+    """Seconds the slowest of 5 normal /healthz requests took while `clients` sockets sat
+    idle (kind="idle") or trickled their headers (kind="trickle")."""
+    sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(clients)]
+    stop = threading.Event()
+    driver = threading.Thread(target=trickle, args=(sockets, stop))
+    timings = []
+    try:
+        if kind == "trickle":
+            driver.start()
+        time.sleep(1.0)  # every slow client connected and, for trickle, mid-headers
+        for _ in range(5):
+            started = time.monotonic()
+            assert raw_request(port, "GET", "/healthz")[0] == 200
+            timings.append(time.monotonic() - started)
+    finally:
+        stop.set()
+        if driver.is_alive():
+            driver.join(timeout=5)
+        for connection in sockets:
+            connection.close()
+    return max(timings)

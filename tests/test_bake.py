@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run, tool
+from tests.conftest import leftover_template_syntax, run, text_files, tool
 
-UNRENDERED = re.compile(r"\{\{|\{%|cookiecutter\.")
 ALWAYS = {
     "app.py",
     "wsgi.py",
@@ -36,23 +35,8 @@ def chosen(server: object) -> list[str]:
     return ["gunicorn", "waitress"] if server == "both" else [str(server)]
 
 
-# What tools write while the baked suite runs; not part of the generated project.
-TOOL_DIRS = {"__pycache__", ".hypothesis", ".pytest_cache", ".ruff_cache"}
-
-
-def text_files(project: Path) -> list[Path]:
-    return [
-        path for path in project.rglob("*") if path.is_file() and not TOOL_DIRS & set(path.parts)
-    ]
-
-
 def test_no_template_syntax_is_left(baked: Path) -> None:
-    leftovers = [
-        f"{path.relative_to(baked)}:{number}: {line.strip()}"
-        for path in text_files(baked)
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
-        if UNRENDERED.search(line)
-    ]
+    leftovers = leftover_template_syntax(baked)
     assert not leftovers, "\n".join(leftovers)
 
 

@@ -26,8 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import run, tool
-from tests.test_bake import UNRENDERED, text_files
+from tests.conftest import leftover_template_syntax, run, text_files, tool
 
 SLUG = "flask_service"
 NAME = "flask-service"  # Kubernetes names allow no underscore.
@@ -96,12 +95,7 @@ def test_deploy_files_follow_the_answers(
     note = "include_systemd: skipped" in capfd.readouterr().out
     assert note is (server == "waitress" and flags["include_systemd"])
 
-    leftovers = [
-        f"{path.relative_to(project)}:{number}: {line.strip()}"
-        for path in text_files(project)
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
-        if UNRENDERED.search(line)
-    ]
+    leftovers = leftover_template_syntax(project)
     assert not leftovers, "\n".join(leftovers)
 
     readme = (project / "README.md").read_text()

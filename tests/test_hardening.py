@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Launched, gunicorn_command, launch_process, waitress_command
+from tests.conftest import (
+    Launched,
+    gunicorn_command,
+    launch_process,
+    raw_request,
+    waitress_command,
+)
 
 ALLOWED = "http://allowed.example"
 SECRET = "hardening-test-secret-key-never-to-be-logged"  # noqa: S105 (a test value)
@@ -43,14 +49,7 @@ def server(
 def send(
     server: Launched, method: str, path: str, body: bytes = b"", **headers: str
 ) -> tuple[int, dict[str, str], bytes]:
-    """One raw request, exactly as given (no client-side checks on size or form)."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
+    return raw_request(server.port, method, path, body, **headers)
 
 
 ERRORS = {

@@ -3,15 +3,12 @@ the burst, shields it from slow clients, and gives its own errors CORS headers."
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
 import re
 import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +21,9 @@ from tests.conftest import (
     finish_burst,
     free_port,
     gunicorn_command,
+    raw_request,
     run,
+    slowest_request_among_slow_clients,
     start_burst,
 )
 
@@ -123,20 +122,6 @@ def nginx(tmp_path: Path) -> Iterator[Callable[..., Nginx]]:
                 process.wait()
 
 
-def request(
-    port: int, method: str, path: str, body: bytes = b"", source: str = "127.0.0.1", **headers: str
-) -> tuple[int, dict[str, str], bytes]:
-    connection = http.client.HTTPConnection(
-        "127.0.0.1", port, timeout=10, source_address=(source, 0)
-    )
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
-
-
 @pytest.mark.parametrize(
     "answers",
     [
@@ -182,16 +167,16 @@ def test_service_sees_the_client_through_nginx_but_not_forged_headers(
     forged = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
     # Through nginx: the address nginx saw (its own X-Forwarded-For entry), not the forged one.
     via_nginx = json.loads(
-        request(proxy.port, "GET", "/test/whoami", source="127.0.0.5", **forged)[2]
+        raw_request(proxy.port, "GET", "/test/whoami", source="127.0.0.5", **forged)[2]
     )
     assert via_nginx == {"address": "127.0.0.5", "scheme": "http"}
     # Straight to the service from an untrusted peer: forwarded headers are ignored.
     direct = json.loads(
-        request(service.port, "GET", "/test/whoami", source="127.0.0.7", **forged)[2]
+        raw_request(service.port, "GET", "/test/whoami", source="127.0.0.7", **forged)[2]
     )
     assert direct == {"address": "127.0.0.7", "scheme": "http"}
     # From the trusted proxy address they count.
-    trusted = json.loads(request(service.port, "GET", "/test/whoami", **forged)[2])
+    trusted = json.loads(raw_request(service.port, "GET", "/test/whoami", **forged)[2])
     assert trusted == {"address": "203.0.113.7", "scheme": "https"}
 
 
@@ -213,12 +198,12 @@ def test_nginx_errors_are_json_with_cors_for_allowed_origins(
     fault_project: Path, service: Launched, nginx: Callable[..., Nginx], origin: str
 ) -> None:
     proxy = nginx(fault_project, service.port, proxy_read_timeout="1s")
-    too_big = request(proxy.port, "POST", "/api/echo", b"x" * 2_000_000, Origin=origin)
+    too_big = raw_request(proxy.port, "POST", "/api/echo", b"x" * 2_000_000, Origin=origin)
     assert_proxy_error(too_big, 413, origin)
-    slow = request(proxy.port, "GET", "/test/slow?seconds=3", Origin=origin)
+    slow = raw_request(proxy.port, "GET", "/test/slow?seconds=3", Origin=origin)
     assert_proxy_error(slow, 504, origin)
     down = nginx(fault_project, free_port())  # nothing listens upstream
-    assert_proxy_error(request(down.port, "GET", "/api/hello", Origin=origin), 502, origin)
+    assert_proxy_error(raw_request(down.port, "GET", "/api/hello", Origin=origin), 502, origin)
 
 
 def test_nginx_shields_gthread_from_slow_clients(
@@ -227,30 +212,6 @@ def test_nginx_shields_gthread_from_slow_clients(
     """The case Gunicorn's gthread cannot hold alone (see test_faults): 300 clients
     trickling headers. nginx holds them, and a normal request still answers in 1 s."""
     proxy = nginx(fault_project, service.port)
-    sockets = [socket.create_connection(("127.0.0.1", proxy.port)) for _ in range(300)]
-    stop = threading.Event()
-
-    def trickle() -> None:
-        for connection in sockets:
-            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: slow\r\n")
-        while not stop.wait(0.2):
-            for connection in sockets:
-                with contextlib.suppress(OSError):  # nginx dropped it: fine
-                    connection.sendall(b"x")
-
-    driver = threading.Thread(target=trickle)
-    driver.start()
-    timings = []
-    try:
-        time.sleep(1.0)
-        for _ in range(5):
-            started = time.monotonic()
-            assert request(proxy.port, "GET", "/healthz")[0] == 200
-            timings.append(time.monotonic() - started)
-    finally:
-        stop.set()
-        driver.join(timeout=5)
-        for connection in sockets:
-            connection.close()
-    print(f"slow clients through nginx: slowest request {max(timings):.3f} s")
-    assert max(timings) < 1.0
+    slowest = slowest_request_among_slow_clients(proxy.port, clients=300, kind="trickle")
+    print(f"slow clients through nginx: slowest request {slowest:.3f} s")
+    assert slowest < 1.0
