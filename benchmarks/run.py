@@ -33,6 +33,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from types import FrameType
 
 import cputime
 import reporting
@@ -134,8 +135,16 @@ def raise_open_file_limit() -> None:
 
 
 def stop_on_sigterm() -> None:
-    # SIGTERM becomes a KeyboardInterrupt, as Ctrl-C does, so every `finally` stops its server.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    """SIGTERM stops the run as Ctrl-C does, so every `finally` stops its server."""
+
+    def on_sigterm(_signum: int, frame: FrameType | None) -> None:
+        # Whatever handles Ctrl-C now (asyncio.run cancels its task cleanly) handles this.
+        on_sigint = signal.getsignal(signal.SIGINT)
+        if not callable(on_sigint):  # ignored, as in a background job
+            raise KeyboardInterrupt
+        on_sigint(signal.SIGINT, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def git(*args: str) -> bytes:

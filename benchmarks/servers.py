@@ -25,7 +25,9 @@ from dotenv import dotenv_values
 
 PYTHON = sys.executable
 STARTUP_SECONDS = 30
-STOP_SECONDS = 10
+# Seconds from TERM to KILL: a server stops in about 1 s after a step, but Gunicorn
+# waits for requests still in flight when a step is interrupted.
+STOP_SECONDS = 5
 
 Argv = Callable[[str, Path], list[str]]
 
