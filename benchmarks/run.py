@@ -1,14 +1,14 @@
 """Serving capacity of the generated project, next to the common advice, in one run.
 
-    .venv/bin/python benchmarks/run.py           # the full run, about 4 minutes
+    .venv/bin/python benchmarks/run.py           # the full run, about 3.5 minutes
     .venv/bin/python benchmarks/run.py --quick   # smaller and shorter, while developing
 
 Bakes the template into benchmarks/output/, adds bench_app.py to the baked project, then
 starts each server setting in turn (its own process group, always stopped) and measures:
 1. an I/O-bound burst: the project's tools/loadcheck.py, 200 pages x 8 parallel
    preflight+GET pairs against a 50 ms route, on the generated app and a bare WSGI app;
-2. a CPU-light steady load: 32 closed-loop clients on /api/hello, on the generated app,
-   a plain Flask app and a bare WSGI app.
+2. a CPU-light steady load: 32 closed-loop clients on /api/hello, on the generated app
+   (with and without its access log), a plain Flask app and a bare WSGI app.
 Prints a table and PASS/FAIL per target; writes RESULTS.md and results.png (full runs)
 or benchmarks/output/ (--quick).
 """
