@@ -20,6 +20,7 @@ CORS_ALLOW_HEADERS = ["Authorization", "Content-Type"]
 # Every path but /metrics: browsers' pages have no business reading it.
 CORS_PATHS = r"^(?!/metrics/?$).*"
 {%- else %}
+# CORS answers on every path, errors included.
 CORS_PATHS = r"/*"
 {%- endif %}
 
@@ -68,7 +69,8 @@ def create_app(
         max_age=settings.cors_max_age,
     )
     # Outermost first: trusted proxy headers, so the access log sees the real client.
-    app.wsgi_app = TrustedProxyFix(AccessLog(app.wsgi_app), settings.forwarded_allow_ips)  # type: ignore[method-assign]
+    wrapped = TrustedProxyFix(AccessLog(app.wsgi_app), settings.forwarded_allow_ips)
+    app.wsgi_app = wrapped  # type: ignore[method-assign]
     request_id.init_app(app)
     headers.init_app(app)
     errors.init_app(app)
