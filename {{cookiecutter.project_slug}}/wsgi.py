@@ -18,7 +18,7 @@ import sys
 
 from app import app
 from service.launch import capacity_line, listen_address, raise_open_file_limit
-from service.logs import logging_config
+from service.logs import logging_config, write_from_one_thread
 
 # Open connections Waitress accepts before it stops reading new ones. A page's burst
 # of preflight+request pairs needs one each: the default of 100 loses 94% of a
@@ -55,6 +55,7 @@ def serve() -> None:
 
     settings = app.config["SETTINGS"]
     logging.config.dictConfig(logging_config(settings))
+    write_from_one_thread()
     raise_open_file_limit(CONNECTION_LIMIT + 64)
     logging.getLogger("waitress").info(capacity_line(1, settings.threads, CONNECTION_LIMIT))
     waitress_serve(

@@ -6,10 +6,15 @@ Every record carries the request ID of the request it belongs to ("-" outside on
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
+import queue
+from logging.handlers import QueueHandler, QueueListener
 from typing import Any
 
 from service.config import Settings
+from service.request_id import RequestIdFilter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s [%(request_id)s]: %(message)s"
 JSON_FIELDS = "%(levelname)s %(process)d %(name)s %(message)s"
@@ -54,3 +59,22 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             "waitress.queue": {"level": "ERROR"},
         },
     }
+
+
+def write_from_one_thread() -> None:
+    """Let request threads only queue their log records; one thread formats and writes.
+
+    With dozens of threads each writing its own access-log line, they queue for the
+    stream's lock and the GIL: measured under a 1,600-request burst, Waitress fell from
+    800 to 270 requests/s. Call once per process, after logging is configured (Gunicorn
+    forks workers after that, and a thread does not survive a fork).
+    """
+    root = logging.getLogger()
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = QueueHandler(records)
+    # The request ID is read here, on the request's own thread.
+    handler.addFilter(RequestIdFilter())
+    listener = QueueListener(records, *root.handlers, respect_handler_level=True)
+    root.handlers = [handler]
+    listener.start()
+    atexit.register(listener.stop)  # write what is queued before the process ends
