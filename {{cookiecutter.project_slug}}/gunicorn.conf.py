@@ -23,7 +23,7 @@ from service.config import (
     read_environment,
 )
 from service.launch import capacity_line, listen_address, raise_open_file_limit
-from service.logs import logging_config, write_from_one_thread
+from service.logs import logging_config
 
 # gthread: threads per worker plus an event loop that parks idle keep-alive
 #   connections, so a page's burst waits in memory instead of being refused. No
@@ -119,11 +119,6 @@ def on_starting(server):
 
 def when_ready(server):
     server.log.info(capacity_line(workers, concurrency(), workers * worker_connections))
-
-
-def post_fork(server, worker):
-    # Each worker gets its own log-writing thread (threads do not survive the fork).
-    write_from_one_thread()
 
 
 def post_worker_init(worker):
