@@ -151,3 +151,22 @@ def test_readme_lists_every_environment_variable_of_a_full_bake(tmp_path: Path) 
     example = (tmp_path / "flask_service" / ".env.example").read_text()
     variables = re.findall(r"^([A-Z_]+)=", example, re.MULTILINE)
     assert sorted(readme_table_keys("Environment variables")) == sorted(variables)
+
+
+def test_readme_quotes_the_latest_benchmark() -> None:
+    """The README's table of measured numbers is the one in benchmarks/RESULTS.md."""
+    results = (TEMPLATE_DIR / "benchmarks" / "RESULTS.md").read_text()
+    readme = (TEMPLATE_DIR / "README.md").read_text()
+    quoted = {
+        "common advice: gunicorn -w 4 (sync)": "`gunicorn -w 4` (sync workers, the usual advice)",
+        "common advice: waitress serve(app, threads=4)": "`waitress.serve(app, threads=4)`",
+        "Flask dev server (threaded)": "Flask development server (threaded)",
+        "generated gunicorn launcher, gthread": "this template, Gunicorn `gthread` (default)",
+        "generated gunicorn launcher, gevent": "this template, Gunicorn `gevent`",
+        "generated waitress entry (wsgi.serve)": "this template, Waitress entry",
+    }
+    for measured, shown in quoted.items():
+        row = re.search(rf"^\| {re.escape(measured)} \| (.+)$", results, re.MULTILINE)
+        failed, rate = row.group(1).split(" | ")[:2]
+        percent = re.search(r"\((\d+)%\)", failed).group(1)
+        assert f"| {shown} | {percent}% | {rate} |" in readme, measured
