@@ -10,6 +10,10 @@ import signal
 import sys
 {%- if metrics %}
 import tempfile
+{%- endif %}
+import threading
+import time
+{%- if metrics %}
 from pathlib import Path
 {%- endif %}
 
@@ -131,6 +135,35 @@ def post_worker_init(worker):
         stop(signum, frame)
 
     signal.signal(signal.SIGTERM, on_term)
+    if worker_class != "sync":
+        threading.Thread(target=watch_for_hung_requests, args=(worker,), daemon=True).start()
+
+
+# --- Hung requests
+# TIMEOUT replaces a sync worker stuck in a handler. A gthread or gevent worker keeps
+# heartbeating while one request hangs, so that request would hold its thread for good.
+# This watchdog gives it the same fate: past TIMEOUT, the worker stops gracefully (its
+# other requests finish, /readyz turns 503), the hung one dies with it, and the master
+# starts a fresh worker.
+_request_started: dict[int, float] = {}
+
+
+def pre_request(worker, req):
+    _request_started[threading.get_ident()] = time.monotonic()
+
+
+def post_request(worker, req, environ, resp):
+    _request_started.pop(threading.get_ident(), None)
+
+
+def watch_for_hung_requests(worker):
+    while worker.alive:
+        time.sleep(1)
+        started = min(list(_request_started.values()), default=time.monotonic())
+        if time.monotonic() - started > timeout:
+            worker.log.error("a request ran over TIMEOUT (%s s): replacing this worker", timeout)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
 {%- if metrics %}
 
 
