@@ -7,6 +7,7 @@ import http.client
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -39,13 +40,21 @@ def open_sockets(pid: int) -> int:
     return sum(1 for fd in fd_dir.iterdir() if os.readlink(fd).startswith("socket:"))
 
 
+def gunicorn_under_burst(
+    project: Path, launch: Callable[..., Launched]
+) -> tuple[Launched, subprocess.Popen[str]]:
+    """Gunicorn serving the fault app, with a 1,600-request burst in flight."""
+    server = launch(project, gunicorn_command(), WORKERS=str(WORKERS))
+    server.wait_healthy(seconds=15)
+    burst = start_burst(project, server.url + BURST_PATH, pages=100, parallel=8)
+    time.sleep(0.5)
+    return server, burst
+
+
 def test_reload_during_a_burst_loses_no_request(
     fault_project: Path, launch: Callable[..., Launched]
 ) -> None:
-    server = launch(fault_project, gunicorn_command(), WORKERS=str(WORKERS))
-    server.wait_healthy(seconds=15)
-    burst = start_burst(fault_project, server.url + BURST_PATH, pages=100, parallel=8)
-    time.sleep(0.5)
+    server, burst = gunicorn_under_burst(fault_project, launch)
     os.kill(server.process.pid, signal.SIGHUP)
     summary = finish_burst(burst)
     print(f"reload: {summary['requests']} requests, {summary['failed_pairs']} failed pairs")
@@ -91,10 +100,7 @@ def test_graceful_stop_finishes_accepted_requests(
 def test_killed_worker_costs_only_its_own_requests(
     fault_project: Path, launch: Callable[..., Launched]
 ) -> None:
-    server = launch(fault_project, gunicorn_command(), WORKERS=str(WORKERS))
-    server.wait_healthy(seconds=15)
-    burst = start_burst(fault_project, server.url + BURST_PATH, pages=100, parallel=8)
-    time.sleep(0.5)
+    server, burst = gunicorn_under_burst(fault_project, launch)
     victim = worker_pids(server.process.pid)[0]
     in_flight = open_sockets(victim) - 1  # less the shared listening socket
     os.kill(victim, signal.SIGKILL)
