@@ -14,6 +14,7 @@ server that also runs on Windows.
 import logging
 import logging.config
 import select
+import signal
 import sys
 
 from app import app
@@ -56,6 +57,9 @@ def serve() -> None:
     settings = app.config["SETTINGS"]
     logging.config.dictConfig(logging_config(settings))
     write_from_one_thread()
+    # TERM (a process manager's stop) ends the process like Ctrl+C does, so the last
+    # queued log lines are written on the way out instead of being lost.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     raise_open_file_limit(CONNECTION_LIMIT + 64)
     logging.getLogger("waitress").info(capacity_line(1, settings.threads, CONNECTION_LIMIT))
     waitress_serve(
