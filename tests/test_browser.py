@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import Launched, free_port
+from tests.conftest import Launched, free_port, raw_request
 
 try:
     from playwright.sync_api import Browser, CDPSession, Page, sync_playwright
@@ -244,21 +244,14 @@ def open_tab(browser: Browser) -> Iterator[Callable[[str], Tab]]:
 
 def direct_request(method: str, url: str, origin: str) -> dict[str, str]:
     """Response headers for a request carrying `origin`, sent without a browser."""
-    parts = urlsplit(url)
     headers = {"Origin": origin}
     if method == "OPTIONS":
         headers |= {
             "Access-Control-Request-Method": "GET",
             "Access-Control-Request-Headers": "authorization",
         }
-    connection = http.client.HTTPConnection(parts.netloc, timeout=5)
-    try:
-        connection.request(method, parts.path, headers=headers)
-        response = connection.getresponse()
-        response.read()
-        return dict(response.headers)
-    finally:
-        connection.close()
+    parts = urlsplit(url)
+    return raw_request(parts.port or 80, method, parts.path, **headers)[1]
 
 
 def start(launch: Callable[..., Launched], project: Path, launcher: str, **env: str) -> Launched:
