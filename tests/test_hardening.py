@@ -135,7 +135,9 @@ def test_secret_key_is_never_logged(server: Launched) -> None:
 
 
 @pytest.mark.parametrize("launcher", LAUNCHERS)
-@pytest.mark.parametrize(("trusted", "expected"), [("127.0.0.1", True), ("", False)])
+@pytest.mark.parametrize(
+    ("trusted", "expected"), [("127.0.0.1", True), ("10.0.0.9, 127.0.0.1", True), ("", False)]
+)
 def test_hsts_only_when_a_trusted_proxy_says_https(
     fault_project: Path,
     launch: Callable[..., Launched],

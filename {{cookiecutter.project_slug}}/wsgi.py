@@ -31,23 +31,6 @@ CONNECTION_LIMIT = 4000 if USE_POLL else 500
 BACKLOG = 2048
 # Seconds an idle connection is kept before Waitress closes it.
 CHANNEL_TIMEOUT = 60
-# The X-Forwarded-* headers a trusted proxy sets; from anyone else they are dropped.
-PROXY_HEADERS = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port"}
-
-
-def proxy_options(addresses: tuple[str, ...]) -> dict[str, object]:
-    """Waitress's trusted-proxy options from FORWARDED_ALLOW_IPS."""
-    if not addresses:
-        return {}
-    if len(addresses) > 1:
-        # Waitress trusts one proxy address (or *): refuse rather than trust the wrong one.
-        sys.exit(f"error: FORWARDED_ALLOW_IPS: Waitress trusts one address or * (got {addresses})")
-    return {
-        "trusted_proxy": addresses[0],
-        "trusted_proxy_count": 1,
-        "trusted_proxy_headers": PROXY_HEADERS,
-        "clear_untrusted_proxy_headers": True,
-    }
 
 
 def serve() -> None:
@@ -70,7 +53,9 @@ def serve() -> None:
         backlog=BACKLOG,
         channel_timeout=CHANNEL_TIMEOUT,
         asyncore_use_poll=USE_POLL,
-        **proxy_options(settings.forwarded_allow_ips),
+        # Keep X-Forwarded-* for the app: service/proxy.py believes them only from
+        # FORWARDED_ALLOW_IPS, the same rule under both servers.
+        clear_untrusted_proxy_headers=False,
     )
 
 

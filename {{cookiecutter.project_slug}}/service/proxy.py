@@ -2,8 +2,9 @@
 
 Behind nginx, every request comes from the proxy's address; the client's address and
 scheme travel in X-Forwarded-For and X-Forwarded-Proto. Anyone can send those headers,
-so they count only when the peer is a trusted proxy. Waitress applies the same rule
-itself (trusted_proxy); Gunicorn only for the scheme, so this covers the address too.
+so they count only when the peer is a trusted proxy. This one rule serves both servers:
+Gunicorn applies FORWARDED_ALLOW_IPS to the scheme only, and Waitress is told to leave
+the headers to the app.
 """
 
 from __future__ import annotations
