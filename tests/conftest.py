@@ -14,8 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import product
@@ -92,14 +90,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def http_get(url: str, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
-
-
 @dataclass
 class Launched:
     """A launcher started in its own process group, listening on 127.0.0.1:port."""
@@ -115,6 +105,9 @@ class Launched:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def get(self, path: str, timeout: float = 5) -> Response:
+        return raw_request(self.port, "GET", path, timeout=timeout)
+
     def wait_healthy(self, seconds: float) -> float:
         """Seconds until /healthz answered 200; fails the test after `seconds`."""
         started = time.monotonic()
@@ -122,7 +115,7 @@ class Launched:
             if self.process.poll() is not None:
                 pytest.fail(f"launcher exited with {self.process.returncode}:\n{self.output()}")
             try:
-                if http_get(self.url + "/healthz", timeout=1)[0] == 200:
+                if self.get("/healthz", timeout=1)[0] == 200:
                     return elapsed
             except OSError:
                 time.sleep(0.05)
@@ -281,6 +274,9 @@ def leftover_template_syntax(project: Path) -> list[str]:
 
 # --- Raw HTTP
 
+# Status, headers (names match in any case) and body of one response.
+Response = tuple[int, http.client.HTTPMessage, bytes]
+
 
 def raw_request(
     port: int,
@@ -288,17 +284,19 @@ def raw_request(
     path: str,
     body: bytes = b"",
     source: str = "127.0.0.1",
+    timeout: float = 10,
     **headers: str,
-) -> tuple[int, dict[str, str], bytes]:
+) -> Response:
     """One request to 127.0.0.1:port exactly as given (no client-side limits), optionally
-    from another loopback address; returns status, headers and body."""
+    from another loopback address; returns status, headers (names match in any case)
+    and body."""
     connection = http.client.HTTPConnection(
-        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+        "127.0.0.1", port, timeout=timeout, source_address=(source, 0)
     )
     try:
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
+        return response.status, response.headers, response.read()
     finally:
         connection.close()
 

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.client import HTTPMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -242,7 +243,7 @@ def open_tab(browser: Browser) -> Iterator[Callable[[str], Tab]]:
         context.close()
 
 
-def direct_request(method: str, url: str, origin: str) -> dict[str, str]:
+def direct_request(method: str, url: str, origin: str) -> HTTPMessage:
     """Response headers for a request carrying `origin`, sent without a browser."""
     headers = {"Origin": origin}
     if method == "OPTIONS":

@@ -20,7 +20,6 @@ from tests.conftest import (
     Launched,
     finish_burst,
     gunicorn_command,
-    http_get,
     slowest_request_among_slow_clients,
     start_burst,
     waitress_command,
@@ -73,7 +72,7 @@ def test_graceful_stop_finishes_accepted_requests(
     assert checker.getresponse().read() and True
 
     def slow_request(_: int) -> int:
-        return http_get(server.url + "/test/slow?seconds=1", timeout=10)[0]
+        return server.get("/test/slow?seconds=1", timeout=10)[0]
 
     with ThreadPoolExecutor(max_workers=40) as pool:
         statuses = pool.map(slow_request, range(40))
@@ -110,7 +109,7 @@ def test_killed_worker_costs_only_its_own_requests(
         f"killed worker held {in_flight} connections"
     )
     assert summary["failed_pairs"] <= in_flight, summary
-    assert http_get(server.url + "/healthz")[0] == 200
+    assert server.get("/healthz")[0] == 200
     time.sleep(1)
     assert len(worker_pids(server.process.pid)) == WORKERS, "the worker was not replaced"
 
@@ -141,7 +140,7 @@ def test_hung_handler_is_killed_with_its_worker_and_the_rest_keep_answering(
 
     def hang() -> None:
         try:
-            hung["status"] = http_get(server.url + "/test/slow?seconds=30", timeout=10)[0]
+            hung["status"] = server.get("/test/slow?seconds=30", timeout=10)[0]
         except OSError as error:
             hung["error"] = error
 
@@ -150,7 +149,7 @@ def test_hung_handler_is_killed_with_its_worker_and_the_rest_keep_answering(
     answered = []
     deadline = time.monotonic() + 5  # past TIMEOUT, and past the worker's replacement
     while time.monotonic() < deadline:
-        answered.append(http_get(server.url + "/healthz", timeout=2)[0])
+        answered.append(server.get("/healthz", timeout=2)[0])
         time.sleep(0.1)
     thread.join(timeout=15)
     print(f"hung handler ({worker_class}): {answered.count(200)}/{len(answered)} answered, {hung}")

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import (
     Launched,
+    Response,
     gunicorn_command,
     launch_process,
     raw_request,
@@ -46,9 +47,7 @@ def server(
         launched.stop()
 
 
-def send(
-    server: Launched, method: str, path: str, body: bytes = b"", **headers: str
-) -> tuple[int, dict[str, str], bytes]:
+def send(server: Launched, method: str, path: str, body: bytes = b"", **headers: str) -> Response:
     return raw_request(server.port, method, path, body, **headers)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Launched, http_get
+from tests.conftest import Launched
 
 # A newcomer's first start must answer /healthz within 2 s.
 STARTUP_SECONDS = 2.0
@@ -35,7 +35,7 @@ def test_baked_launcher_answers_healthz_quickly(
 
     started = launch(project, LAUNCHERS[launcher], WORKERS="2")
     elapsed = started.wait_healthy(seconds=STARTUP_SECONDS)
-    status, headers, body = http_get(started.url + "/healthz")
+    status, headers, body = started.get("/healthz")
     assert (status, body) == (200, b'{"status":"ok"}\n')
     assert headers["Content-Type"] == "application/json"
     assert "capacity:" in started.output()

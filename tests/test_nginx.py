@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import (
     Launched,
+    Response,
     finish_burst,
     free_port,
     gunicorn_command,
@@ -180,9 +181,7 @@ def test_service_sees_the_client_through_nginx_but_not_forged_headers(
     assert trusted == {"address": "203.0.113.7", "scheme": "https"}
 
 
-def assert_proxy_error(
-    response: tuple[int, dict[str, str], bytes], status: int, origin: str
-) -> None:
+def assert_proxy_error(response: Response, status: int, origin: str) -> None:
     code, headers, body = response
     assert code == status
     assert headers["Content-Type"] == "application/json"

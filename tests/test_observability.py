@@ -3,12 +3,12 @@ line per request (text or JSON, the same under both launchers), exceptions logge
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import socket
 import time
 from collections.abc import Callable
+from http.client import HTTPMessage
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from tests.conftest import (
     Launched,
     finish_burst,
     gunicorn_command,
-    http_get,
+    raw_request,
     start_burst,
     waitress_command,
 )
@@ -38,13 +38,9 @@ REQUESTS = [
 HOSTILE_IDS = ["x" * 200, "two words", "ctl\x01char", "<script>alert(1)</script>"]
 
 
-def send(port: int, method: str, path: str, **headers: str) -> http.client.HTTPResponse:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    connection.request(method, path, headers={"Origin": ORIGIN, **headers})
-    response = connection.getresponse()
-    response.read()
-    connection.close()
-    return response
+def send(port: int, method: str, path: str, **headers: str) -> tuple[int, HTTPMessage]:
+    """Status and headers of one request from the page's origin."""
+    return raw_request(port, method, path, **{"Origin": ORIGIN, **headers})[:2]
 
 
 def access_lines(output: str, log_format: str) -> dict[str, dict[str, object]]:
@@ -68,10 +64,12 @@ def test_each_request_is_one_access_line_with_its_request_id(
     server = launch(fault_project, LAUNCHERS[launcher], WORKERS="1", LOG_FORMAT=log_format)
     server.wait_healthy(seconds=15)
     for name, method, path, headers, status in REQUESTS:
-        response = send(server.port, method, path, **{"X-Request-ID": f"trace-{name}"}, **headers)
-        assert response.status == status
-        assert response.getheader("X-Request-ID") == f"trace-{name}"
-        assert "X-Request-ID" in response.getheader("Access-Control-Expose-Headers", "")
+        answer, got = send(
+            server.port, method, path, **{"X-Request-ID": f"trace-{name}"}, **headers
+        )
+        assert answer == status
+        assert got["X-Request-ID"] == f"trace-{name}"
+        assert "X-Request-ID" in got.get("Access-Control-Expose-Headers", "")
     time.sleep(0.3)  # let the last line reach the log
     output = server.output()
     lines = access_lines(output, log_format)
@@ -96,10 +94,10 @@ def test_hostile_request_ids_are_replaced_never_echoed_or_logged(
     server = launch(fault_project, LAUNCHERS[launcher], WORKERS="1", LOG_FORMAT="json")
     server.wait_healthy(seconds=15)
     for hostile in HOSTILE_IDS:
-        response = send(server.port, "GET", "/api/hello", **{"X-Request-ID": hostile})
-        replaced = response.getheader("X-Request-ID")
-        print(f"{launcher}: {hostile[:20]!r} -> {response.status} {replaced}")
-        if response.status == 400 and replaced is None:
+        status, got = send(server.port, "GET", "/api/hello", **{"X-Request-ID": hostile})
+        replaced = got.get("X-Request-ID")
+        print(f"{launcher}: {hostile[:20]!r} -> {status} {replaced}")
+        if status == 400 and replaced is None:
             continue  # the server itself refused the header: it never reached the app
         assert re.fullmatch(r"[0-9a-f]{32}", replaced or ""), replaced
     # A forged log line smuggled in with a bare newline: refused, or kept out of the log.
@@ -126,10 +124,10 @@ def test_metrics_add_up_across_gunicorn_workers(
     summary = finish_burst(burst)
     assert summary["failed_pairs"] == 0
 
-    response = send(server.port, "GET", "/metrics")
-    assert response.status == 200
-    assert response.getheader("Access-Control-Allow-Origin") is None
-    text = http_get(server.url + "/metrics")[2].decode()
+    status, headers, body = raw_request(server.port, "GET", "/metrics", Origin=ORIGIN)
+    assert status == 200
+    assert "Access-Control-Allow-Origin" not in headers
+    text = body.decode()
     counts = {
         (sample.labels["method"], sample.labels["status"]): sample.value
         for family in text_string_to_metric_families(text)
