@@ -9,10 +9,11 @@ from typing import Any
 from flask import Flask
 from flask_cors import CORS
 
-from service import api, errors, headers, health, {% if metrics %}metrics, {% endif %}request_id
-from service.access_log import AccessLog
+from service import api, errors, health, {% if metrics %}metrics, {% endif %}request_id
 from service.config import SettingsError, load_settings
+from service.edge import Edge
 from service.proxy import TrustedProxyFix
+from service.sessions import CookieSessions
 
 # Request headers a cross-origin page may send; add your own custom headers here.
 CORS_ALLOW_HEADERS = ["Authorization", "Content-Type"]
@@ -68,11 +69,11 @@ def create_app(
         expose_headers=[request_id.HEADER],
         max_age=settings.cors_max_age,
     )
-    # Outermost first: trusted proxy headers, so the access log sees the real client.
-    wrapped = TrustedProxyFix(AccessLog(app.wsgi_app), settings.forwarded_allow_ips)
+    app.session_interface = CookieSessions()
+    # Outermost first: trusted proxy headers, so the access log sees the real client
+    # and HSTS the real scheme; then request ID, security headers and access log.
+    wrapped = TrustedProxyFix(Edge(app.wsgi_app), settings.forwarded_allow_ips)
     app.wsgi_app = wrapped  # type: ignore[method-assign]
-    request_id.init_app(app)
-    headers.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)

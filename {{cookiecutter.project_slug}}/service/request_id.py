@@ -2,6 +2,7 @@
 
 A front-end shows the ID in its error message (it is exposed to scripts through CORS);
 the same ID is on the request's access-log line and on any exception it logged.
+service/edge.py assigns it; views read it with `request_id.current.get()`.
 """
 
 from __future__ import annotations
@@ -9,30 +10,25 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
-from flask import Flask, Response, g, has_request_context, request
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 HEADER = "X-Request-ID"
 # An incoming ID is kept only if it is short and plain: anything else could forge or
 # break log lines, so it is replaced, never echoed or logged.
 SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# The ID of the request being answered. Each thread (Gunicorn gthread, Waitress) and
+# each greenlet (Gunicorn gevent) sees its own; "-" outside a request.
+current: ContextVar[str] = ContextVar("request_id", default="-")
 
 
-def init_app(app: Flask) -> None:
-    app.before_request(assign)
-    app.after_request(echo)
-
-
-def assign() -> None:
-    incoming = request.headers.get(HEADER, "")
-    g.request_id = incoming if SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
-
-
-def echo(response: Response) -> Response:
-    if "request_id" not in g:  # a request that failed before assign() ran
-        assign()
-    response.headers[HEADER] = g.request_id
-    return response
+def from_environ(environ: WSGIEnvironment) -> str:
+    """The caller's ID when it is safe to keep, else a new random one."""
+    incoming = environ.get("HTTP_X_REQUEST_ID", "")
+    return incoming if SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
 
 
 class RequestIdFilter(logging.Filter):
@@ -40,6 +36,5 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            in_request = has_request_context() and "request_id" in g
-            record.request_id = g.request_id if in_request else "-"
+            record.request_id = current.get()
         return True

@@ -1,0 +1,110 @@
+"""What service/edge.py adds to every request: its ID, its headers, its access-log line."""
+
+import logging
+import re
+
+import pytest
+from flask import Flask, Response, session
+from flask.testing import FlaskClient
+
+from service import request_id
+from service.headers import vary_on_origin
+from tests.conftest import ALLOWED_ORIGIN
+
+NEW_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def test_a_plain_request_id_is_kept(client: FlaskClient) -> None:
+    response = client.get("/api/hello", headers={"X-Request-ID": "trace-42"})
+    assert response.headers["X-Request-ID"] == "trace-42"
+
+
+@pytest.mark.parametrize("hostile", ["x" * 65, "two words", "bad\x01char", "<script>"])
+def test_an_unsafe_request_id_is_replaced(client: FlaskClient, hostile: str) -> None:
+    response = client.get("/api/hello", headers={"X-Request-ID": hostile})
+    assert NEW_ID.fullmatch(response.headers["X-Request-ID"])
+
+
+def test_each_request_without_an_id_gets_its_own(client: FlaskClient) -> None:
+    ids = {client.get("/api/hello").headers["X-Request-ID"] for _ in range(3)}
+    assert len(ids) == 3 and all(NEW_ID.fullmatch(found) for found in ids)
+
+
+def test_a_failed_request_has_its_id_on_the_response_and_in_the_log(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="access")
+    # As service/logs.py configures every handler: records get the request's ID.
+    caplog.handler.addFilter(request_id.RequestIdFilter())
+    response = client.get("/test/boom", headers={"X-Request-ID": "trace-boom"})
+    assert response.status_code == 500
+    assert response.headers["X-Request-ID"] == "trace-boom"
+    (exception,) = [record for record in caplog.records if record.exc_info]
+    (access,) = [record for record in caplog.records if record.name == "access"]
+    assert exception.request_id == access.request_id == "trace-boom"  # type: ignore[attr-defined]
+    assert request_id.current.get() == "-"  # nothing leaks into the next request
+
+
+def test_one_access_line_per_request_with_its_fields(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="access")
+    client.options(
+        "/api/hello",
+        headers={"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "GET"},
+    )
+    client.get("/no/such/page\x1b[2J", headers={"Origin": ALLOWED_ORIGIN})
+    preflight, missing = [record for record in caplog.records if record.name == "access"]
+    assert (preflight.method, preflight.path, preflight.status) == ("OPTIONS", "/api/hello", 200)  # type: ignore[attr-defined]
+    assert preflight.origin == ALLOWED_ORIGIN  # type: ignore[attr-defined]
+    assert preflight.duration_ms >= 0  # type: ignore[attr-defined]
+    # A control character in the path must not reach the log as one: it could forge lines.
+    assert missing.status == 404 and missing.path == "/no/such/page\\x1b[2J"  # type: ignore[attr-defined]
+
+
+def test_a_header_the_view_sets_is_kept(app: Flask, client: FlaskClient) -> None:
+    @app.get("/test/framed")
+    def framed() -> Response:
+        response = Response("ok")
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+        return response
+
+    headers = client.get("/test/framed").headers
+    assert headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ([], ["Origin"]),
+        (["Cookie"], ["Cookie, Origin"]),
+        (["Accept, origin"], ["Accept, origin"]),
+        (["*"], ["*"]),
+    ],
+)
+def test_vary_names_origin_once(before: list[str], after: list[str]) -> None:
+    headers = [("Content-Type", "application/json"), *(("Vary", value) for value in before)]
+    vary_on_origin(headers)
+    assert [value for name, value in headers if name == "Vary"] == after
+
+
+def test_sessions_still_round_trip(app: Flask) -> None:
+    @app.post("/test/login")
+    def login() -> dict[str, bool]:
+        session["user"] = "ada"
+        return {"ok": True}
+
+    @app.get("/test/whoami")
+    def whoami() -> dict[str, str | None]:
+        return {"user": session.get("user")}
+
+    client = app.test_client()
+    assert client.get("/test/whoami").get_json() == {"user": None}
+    cookie = client.post("/test/login", base_url="https://localhost").headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie
+    mine = client.get("/test/whoami", base_url="https://localhost")
+    assert mine.get_json() == {"user": "ada"}
+    # Signed with SECRET_KEY: the same cookie under another key is no session at all.
+    app.config["SECRET_KEY"] += "-rotated"
+    assert client.get("/test/whoami", base_url="https://localhost").get_json() == {"user": None}
