@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
+import secrets
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ current: ContextVar[str] = ContextVar("request_id", default="-")
 def from_environ(environ: WSGIEnvironment) -> str:
     """The caller's ID when it is safe to keep, else a new random one."""
     incoming = environ.get("HTTP_X_REQUEST_ID", "")
-    return incoming if SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
+    return incoming if SAFE_ID.fullmatch(incoming) else secrets.token_hex(16)
 
 
 class RequestIdFilter(logging.Filter):
