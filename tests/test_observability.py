@@ -84,6 +84,10 @@ def test_each_request_is_one_access_line_with_its_request_id(
         )
     exception = [line for line in output.splitlines() if "Exception on /test/boom" in line]
     assert len(exception) == 1 and "trace-error" in exception[0]
+    if log_format == "json":  # the traceback in its own field, under both launchers
+        record = json.loads(exception[0])
+        assert record["message"] == "Exception on /test/boom [GET]"
+        assert "Traceback" in record["exc_info"]
     assert "deliberate failure" in output  # logged with its traceback, never in the response
 
 

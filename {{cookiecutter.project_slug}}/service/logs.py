@@ -61,6 +61,20 @@ def logging_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+class InProcessQueueHandler(QueueHandler):
+    """A QueueHandler for a queue that never leaves the process.
+
+    The base class formats each record on the request's thread and strips its traceback
+    so it could be pickled: twice the formatting work, and exceptions that reach the
+    JSON log as text in "message" instead of their own "exc_info" field.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # Merge the arguments now: they may change after the request moves on.
+        record.msg, record.args = record.getMessage(), None
+        return record
+
+
 def write_from_one_thread() -> None:
     """Let request threads only queue their log records; one thread formats and writes.
 
@@ -73,7 +87,7 @@ def write_from_one_thread() -> None:
     """
     root = logging.getLogger()
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    handler = QueueHandler(records)
+    handler = InProcessQueueHandler(records)
     # The request ID is read here, on the request's own thread.
     handler.addFilter(RequestIdFilter())
     listener = QueueListener(records, *root.handlers, respect_handler_level=True)
