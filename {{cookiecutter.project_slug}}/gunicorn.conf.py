@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 {%- endif %}
 
+from gunicorn.glogging import Logger
+
 from service import health
 from service.config import (
     GUNICORN_DEFAULTS,
@@ -85,6 +87,20 @@ if os.path.isdir("/dev/shm"):  # noqa: S108  # nosec B108
 # stderr (and LOG_FILE), as text or JSON; the app itself writes one access-log line per
 # request with its duration, the same under Gunicorn and Waitress.
 logconfig_dict = logging_config(settings)
+
+
+class AppWritesTheAccessLog(Logger):
+    """Gunicorn's logger without its access log.
+
+    With logconfig_dict set, Gunicorn builds its own access line for every request, even
+    though logging_config() silences it: about 17 us a request, for nothing.
+    """
+
+    def access(self, resp, req, environ, request_time):
+        pass
+
+
+logger_class = AppWritesTheAccessLog
 proc_name = "{{ cookiecutter.project_slug }}"
 
 # --- Control
