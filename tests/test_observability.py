@@ -8,6 +8,7 @@ import re
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from http.client import HTTPMessage
 from pathlib import Path
 
@@ -89,6 +90,41 @@ def test_each_request_is_one_access_line_with_its_request_id(
         assert record["message"] == "Exception on /test/boom [GET]"
         assert "Traceback" in record["exc_info"]
     assert "deliberate failure" in output  # logged with its traceback, never in the response
+
+
+@pytest.mark.parametrize(
+    ("launcher", "worker_class"),
+    [("gunicorn", "gthread"), ("gunicorn", "gevent"), ("waitress", "-")],
+)
+def test_concurrent_requests_keep_their_own_ids(
+    fault_project: Path, launch: Callable[..., Launched], launcher: str, worker_class: str
+) -> None:
+    """20 requests overlap in one process (threads, or greenlets under gevent); each
+    access line must carry its own request's ID, never a neighbour's."""
+    server = launch(
+        fault_project,
+        LAUNCHERS[launcher],
+        WORKERS="1",
+        WORKER_CLASS=worker_class if launcher == "gunicorn" else "gthread",
+        LOG_FORMAT="json",
+    )
+    server.wait_healthy(seconds=15)
+    sent = [f"overlap-{number}" for number in range(20)]
+    with ThreadPoolExecutor(len(sent)) as pool:
+        answers = list(
+            pool.map(
+                lambda trace: send(
+                    server.port, "GET", "/test/slow?seconds=0.3", **{"X-Request-ID": trace}
+                ),
+                sent,
+            )
+        )
+    assert [status for status, _ in answers] == [200] * len(sent)
+    time.sleep(0.3)  # let the last line reach the log
+    lines = access_lines(server.output(), "json")
+    # Records are keyed by ID: two lines with one ID would leave another ID missing.
+    logged = [trace for trace, line in lines.items() if line["path"] == "/test/slow"]
+    assert sorted(logged) == sorted(sent)
 
 
 @pytest.mark.parametrize("launcher", LAUNCHERS)
