@@ -28,10 +28,12 @@ def vary_on_origin(headers: list[tuple[str, str]]) -> None:
     """CORS headers depend on the request's Origin, also when they are left out for a
     refused origin, so shared caches must key on it. flask-cors only says so when
     several origins are configured."""
-    for index, (name, value) in enumerate(headers):
-        if name.lower() == "vary":
-            listed = {token.strip().lower() for token in value.split(",")}
-            if not listed & {"origin", "*"}:
-                headers[index] = (name, f"{value}, Origin")
-            return
-    headers.append(("Vary", "Origin"))
+    varies = [index for index, (name, _) in enumerate(headers) if name.lower() == "vary"]
+    listed = {token.strip().lower() for index in varies for token in headers[index][1].split(",")}
+    if listed & {"origin", "*"}:
+        return
+    if varies:
+        name, value = headers[varies[0]]
+        headers[varies[0]] = (name, f"{value}, Origin")
+    else:
+        headers.append(("Vary", "Origin"))

@@ -58,3 +58,14 @@ def test_any_origin_when_configured_with_star() -> None:
     client = create_app({"TESTING": True}, environ=environ).test_client()
     response = client.get("/api/hello", headers={"Origin": REFUSED_ORIGIN})
     assert response.headers["Access-Control-Allow-Origin"] in ("*", REFUSED_ORIGIN)
+
+
+def test_several_origins_name_origin_once_in_vary() -> None:
+    # flask-cors adds its own Vary: Origin when several origins are allowed.
+    second = "http://second.example"
+    environ = {**TEST_ENVIRON, "CORS_ORIGINS": f"{ALLOWED_ORIGIN},{second}"}
+    client = create_app({"TESTING": True}, environ=environ).test_client()
+    for origin in (ALLOWED_ORIGIN, second, REFUSED_ORIGIN):
+        vary = client.get("/api/hello", headers={"Origin": origin}).headers.getlist("Vary")
+        tokens = [token.strip().lower() for value in vary for token in value.split(",")]
+        assert tokens.count("origin") == 1, vary
