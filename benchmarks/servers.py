@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -105,10 +106,32 @@ DEV_SERVER = Setup("dev-server", "Flask dev server (threaded)", script("dev-serv
 
 
 def free_port() -> int:
-    # Port 0: the kernel picks a port no socket uses now (a random pick could collide).
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port no socket holds now, below the kernel's ephemeral range.
+
+    Binding port 0 would give a port from that range, which the kernel also hands out as
+    the source port of client sockets: polling it before the server listens could then
+    connect the poller to itself, and it would read back its own request.
+    """
+    low, high = ephemeral_ports()
+    below, above = range(max(1024, low - 16384), low), range(high + 1, 65536)
+    candidates = below if len(below) >= len(above) else above
+    for port in random.sample(candidates, min(200, len(candidates))):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {candidates}")
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range for client source ports (Linux), else IANA's (Windows, macOS)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except OSError:  # not Linux
+        return 49152, 65535
+    return int(low), int(high)
 
 
 def shipped_environment(project: Path) -> dict[str, str]:
