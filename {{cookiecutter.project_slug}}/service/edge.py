@@ -36,7 +36,8 @@ class Edge:
         def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             nonlocal answered
             answered = status
-            headers.append((request_id.HEADER, current_id))
+            # A new list: the app may hand over one it reuses for every response.
+            headers = [*headers, (request_id.HEADER, current_id)]
             add_security_headers(headers, https=https)
             return start_response(status, headers, exc_info)
 

@@ -2,12 +2,14 @@
 
 import logging
 import re
+from collections.abc import Callable
 
 import pytest
 from flask import Flask, Response, session
 from flask.testing import FlaskClient
 
 from service import request_id
+from service.edge import Edge
 from service.headers import vary_on_origin
 from tests.conftest import ALLOWED_ORIGIN
 
@@ -72,6 +74,22 @@ def test_a_header_the_view_sets_is_kept(app: Flask, client: FlaskClient) -> None
     headers = client.get("/test/framed").headers
     assert headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
     assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_an_apps_own_header_list_is_left_as_it_was() -> None:
+    shared = [("Content-Type", "text/plain")]
+
+    def reusing_app(_environ: dict, start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", shared)
+        return [b"ok"]
+
+    sent: list[list[tuple[str, str]]] = []
+    edge = Edge(reusing_app)
+    for _ in range(2):
+        edge({"REQUEST_METHOD": "GET"}, lambda _status, headers, _exc=None: sent.append(headers))
+    assert shared == [("Content-Type", "text/plain")]
+    assert [len(headers) for headers in sent] == [len(sent[0])] * 2
+    assert ("X-Content-Type-Options", "nosniff") in sent[0]
 
 
 @pytest.mark.parametrize(
