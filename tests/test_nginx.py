@@ -208,8 +208,9 @@ def test_nginx_errors_are_json_with_cors_for_allowed_origins(
 def test_nginx_shields_gthread_from_slow_clients(
     fault_project: Path, service: Launched, nginx: Callable[..., Nginx]
 ) -> None:
-    """The case Gunicorn's gthread cannot hold alone (see test_faults): 300 clients
-    trickling headers. nginx holds them, and a normal request still answers in 1 s."""
+    """The case Gunicorn's gthread cannot be trusted to hold alone (see SLOW_CASES in
+    test_faults.py): 300 clients trickling headers. nginx holds them, and a normal
+    request still answers in 1 s."""
     proxy = nginx(fault_project, service.port)
     slowest = slowest_request_among_slow_clients(proxy.port, clients=300, kind="trickle")
     print(f"slow clients through nginx: slowest request {slowest:.3f} s")
