@@ -3,12 +3,14 @@
 - `app`: the generated app (create_app(), untouched) plus `/bench/io`, a view that
   waits 50 ms on "I/O" (time.sleep, which gevent's monkey-patching makes cooperative).
 - `plain`: a plain Flask app with the same `/api/hello`: what our stack is compared to.
+- `logged`: `plain` writing the generated app's access-log line for each request
+  (service/access_log.py), as an access log kept by the launcher would.
 - `bare`: a bare WSGI app, no framework: the ceiling for a server setting. It answers
   preflights and requests with a CORS header so the load check accepts them, and
   `/bench/io` waits 50 ms like the generated route.
 
 Gunicorn imports `bench_app:<name>`. The other servers run this file as a script:
-    python bench_app.py waitress-entry|waitress-threads-4|dev-server app|plain|bare
+    python bench_app.py waitress-entry|waitress-threads-4|dev-server app|plain|logged|bare
 with HOST and PORT from the environment.
 """
 
@@ -22,6 +24,7 @@ from typing import Any
 
 from app import create_app
 from flask import Flask
+from service import access_log
 
 IO_PATH = "/bench/io"
 IO_WAIT_SECONDS = 0.05
@@ -49,6 +52,24 @@ def build_plain() -> Flask:
     return plain_app
 
 
+def with_access_line(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
+    """`wsgi_app` plus the generated app's access-log line, and nothing else of its stack."""
+
+    def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started, answered = time.perf_counter(), ["500"]
+
+        def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answered[0] = status
+            return start_response(status, headers, exc_info)
+
+        try:
+            return wsgi_app(environ, respond)
+        finally:
+            access_log.log_request(environ, answered[0], time.perf_counter() - started)
+
+    return logged
+
+
 def bare(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     headers = [("Content-Type", "application/json"), ("Access-Control-Allow-Origin", "*")]
     if environ["REQUEST_METHOD"] == "OPTIONS":
@@ -67,7 +88,13 @@ def bare(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterabl
 
 app = build_app()
 plain = build_plain()
-TARGETS: dict[str, Callable[..., Any]] = {"app": app, "plain": plain, "bare": bare}
+logged = with_access_line(build_plain())
+TARGETS: dict[str, Callable[..., Any]] = {
+    "app": app,
+    "plain": plain,
+    "logged": logged,
+    "bare": bare,
+}
 
 
 def waitress_entry(target: Callable[..., Any]) -> None:
@@ -79,7 +106,7 @@ def waitress_entry(target: Callable[..., Any]) -> None:
         # serve() serves wsgi.app, and reads its settings from it.
         wsgi.app = app
     else:
-        # Plain and bare apps have no settings: wsgi.app stays the generated app and
+        # Plain, logged and bare apps have no settings: wsgi.app stays the generated app and
         # only the app handed to Waitress is swapped, every server option unchanged.
         # serve() imports waitress.serve when called, so it picks up this wrapper.
         real_serve = waitress.serve

@@ -109,7 +109,7 @@ def io_table(results: Results, setups: Sequence[Setup], ceiling: Setup) -> str:
     return markdown_table(headers, rows)
 
 
-CPU_TARGETS = ("app", "quiet", "plain", "bare")
+CPU_TARGETS = ("app", "quiet", "plain", "logged", "bare")
 
 
 def cpu_errors(results: Results, key: str) -> int:
@@ -123,15 +123,17 @@ def cpu_value(results: Results, key: str, target: str, name: str) -> float | Non
     return found.cpu[name] if found and found.cpu else None
 
 
-def cpu_share(results: Results, key: str) -> tuple[float | None, float | None]:
-    """The generated app's speed as a share of plain Flask's: by requests/s, and by the
+def cpu_share(
+    results: Results, key: str, baseline: str = "plain"
+) -> tuple[float | None, float | None]:
+    """The generated app's speed as a share of `baseline`'s: by requests/s, and by the
     server CPU each request costs (steadier when other work shares the machine)."""
     by_rate = ratio(
         cpu_value(results, key, "app", "requests_per_second"),
-        cpu_value(results, key, "plain", "requests_per_second"),
+        cpu_value(results, key, baseline, "requests_per_second"),
     )
     by_cpu = ratio(
-        cpu_value(results, key, "plain", "server_cpu_us"),
+        cpu_value(results, key, baseline, "server_cpu_us"),
         cpu_value(results, key, "app", "server_cpu_us"),
     )
     return by_rate, by_cpu
@@ -139,6 +141,7 @@ def cpu_share(results: Results, key: str) -> tuple[float | None, float | None]:
 
 def cpu_row(results: Results, setup: Setup) -> list[str]:
     by_rate, by_cpu = cpu_share(results, setup.key)
+    logged_rate, logged_cpu = cpu_share(results, setup.key, "logged")
     rates = [cpu_value(results, setup.key, t, "requests_per_second") for t in CPU_TARGETS]
     costs = [cpu_value(results, setup.key, t, "server_cpu_us") for t in CPU_TARGETS]
     p50, p99 = (cpu_value(results, setup.key, "app", name) for name in ("p50_ms", "p99_ms"))
@@ -148,6 +151,7 @@ def cpu_row(results: Results, setup: Setup) -> list[str]:
         fmt(by_rate, "{:.0%}"),
         " / ".join(fmt(cost) for cost in costs),
         fmt(by_cpu, "{:.0%}"),
+        f"{fmt(logged_rate, '{:.0%}')} / {fmt(logged_cpu, '{:.0%}')}",
         f"{fmt(p50, '{:.1f}')} / {fmt(p99, '{:.1f}')}",
         str(cpu_errors(results, setup.key)),
     ]
@@ -156,10 +160,11 @@ def cpu_row(results: Results, setup: Setup) -> list[str]:
 def cpu_table(results: Results, setups: Sequence[Setup]) -> str:
     headers = [
         "Server",
-        "req/s: generated / same, no access log / plain Flask / bare WSGI",
+        "req/s: generated / same, no access log / plain Flask / plain + access line / bare WSGI",
         "Generated / plain, by req/s",
         "Server CPU µs per request, same order",
         "Generated / plain, by CPU",
+        "Generated / plain + access line, by req/s / by CPU",
         "Generated p50 / p99 ms",
         "Errors",
     ]

@@ -8,7 +8,8 @@ starts each server setting in turn (its own process group, always stopped) and m
 1. an I/O-bound burst: the project's tools/loadcheck.py, 200 pages x 8 parallel
    preflight+GET pairs against a 50 ms route, on the generated app and a bare WSGI app;
 2. a CPU-light steady load: 32 closed-loop clients on /api/hello, on the generated app
-   (with and without its access log), a plain Flask app and a bare WSGI app.
+   (with and without its access log), a plain Flask app (with and without the same
+   access-log line) and a bare WSGI app.
 Prints a table and PASS/FAIL per target; writes RESULTS.md and results.png (full runs)
 or benchmarks/output/ (--quick).
 """
@@ -80,8 +81,9 @@ class Options:
 
 def targets_of(setup: Setup) -> list[str]:
     """The apps one setting serves (servers.APPS): bursts hit app and bare; the steady
-    load adds plain Flask and the generated app without its access log."""
-    return ["app", "bare", "plain", "quiet"] if setup in CPU_SETUPS else ["app", "bare"]
+    load adds plain Flask (with and without the access-log line) and the generated app
+    without it."""
+    return ["app", "bare", "plain", "logged", "quiet"] if setup in CPU_SETUPS else ["app", "bare"]
 
 
 def step_count() -> int:
@@ -357,7 +359,11 @@ the median slice. Server CPU per request is the CPU time of the server's process
 /proc) over the requests answered: it barely moves with other work on the machine, so
 the share "by CPU" is the steadier one. The apps: the generated app; the same with
 `LOG_LEVEL=WARNING`, which drops its access-log line; plain Flask, a bare `Flask()` app
-with the same route; bare WSGI, no framework at all (what server and client alone can do).
+with the same route; the same writing the generated app's access-log line, and nothing
+else of our stack; bare WSGI, no framework at all (what server and client alone can do).
+The target compares the generated app with plain Flask; the column "/ plain + access
+line" shows what the rest of our stack (CORS, request IDs, headers, sessions, trusted
+proxies) costs on its own.
 
 {reporting.cpu_table(results, CPU_SETUPS)}
 

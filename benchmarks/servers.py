@@ -238,6 +238,8 @@ APPS: dict[str, tuple[str, dict[str, str]]] = {
     # The generated app without its per-request access-log line (logged at INFO).
     "quiet": ("app", {"LOG_LEVEL": "WARNING"}),
     "plain": ("plain", {}),
+    # Plain Flask plus the generated app's access-log line: the cost of the rest of it.
+    "logged": ("logged", {}),
     "bare": ("bare", {}),
 }
 
@@ -263,6 +265,6 @@ def start(
         cwd=project.parent if setup.outside_project else project,
         env=env,
         log=logs / f"{setup.key}-{target}.log",
-        # The generated app's health check; plain and bare apps answer /api/hello.
+        # The generated app's health check; the other apps answer /api/hello.
         ready_path="/healthz" if attribute == "app" else "/api/hello",
     )
