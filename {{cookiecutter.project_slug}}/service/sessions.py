@@ -6,9 +6,14 @@ the view uses the session or not: together more than a plain Flask view costs to
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from itsdangerous import URLSafeTimedSerializer
+
+if TYPE_CHECKING:
+    # Flask's own dependency, named here only for the types.
+    from itsdangerous import URLSafeTimedSerializer
 
 
 class CookieSessions(SecureCookieSessionInterface):
