@@ -237,36 +237,43 @@ def waitress_command(app: str = "fault_app") -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def start_burst(
-    project: Path, url: str, pages: int, parallel: int, timeout: float = 10
-) -> subprocess.Popen[str]:
-    """The shipped load check, in the background, so a fault can strike mid-burst."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "tools/loadcheck.py",
-            url,
-            "--pages",
-            str(pages),
-            "--parallel",
-            str(parallel),
-            "--timeout",
-            str(timeout),
-            "--json",
-        ],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+Burst = subprocess.Popen[str]
 
 
-def finish_burst(burst: subprocess.Popen[str], seconds: float = 120) -> dict[str, object]:
+@pytest.fixture
+def burst() -> Iterator[Callable[..., Burst]]:
+    """Start the shipped load check in the background, so a fault can strike mid-burst.
+
+    finish_burst() collects its summary; one a failing test left running is killed and
+    reaped at teardown, instead of warning later from the garbage collector.
+    """
+    started: list[Burst] = []
+
+    def start(project: Path, url: str, pages: int, parallel: int, timeout: float = 10) -> Burst:
+        command = [sys.executable, "tools/loadcheck.py", url, "--json"]
+        command += ["--pages", str(pages), "--parallel", str(parallel), "--timeout", str(timeout)]
+        started.append(
+            subprocess.Popen(
+                command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def finish_burst(process: Burst, seconds: float = 120) -> dict[str, object]:
+    """The load check's JSON summary, once it has finished (killed after `seconds`)."""
     try:
-        stdout, stderr = burst.communicate(timeout=seconds)
-    finally:
-        if burst.poll() is None:
-            burst.kill()
+        stdout, stderr = process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        pytest.fail(f"load check still running after {seconds} s: {stderr}")
     assert stdout, f"load check printed nothing: {stderr}"
     return json.loads(stdout)
 

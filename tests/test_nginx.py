@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import (
+    Burst,
     Launched,
     Response,
     finish_burst,
@@ -25,7 +26,6 @@ from tests.conftest import (
     raw_request,
     run,
     slowest_request_among_slow_clients,
-    start_burst,
 )
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -151,11 +151,15 @@ def service(fault_project: Path, launch: Callable[..., Launched]) -> Launched:
 
 
 def test_burst_through_nginx_loses_nothing(
-    fault_project: Path, service: Launched, nginx: Callable[..., Nginx]
+    fault_project: Path,
+    service: Launched,
+    nginx: Callable[..., Nginx],
+    burst: Callable[..., Burst],
 ) -> None:
     proxy = nginx(fault_project, service.port)
-    burst = start_burst(fault_project, proxy.url + "/test/slow?seconds=0.05", pages=100, parallel=8)
-    summary = finish_burst(burst)
+    summary = finish_burst(
+        burst(fault_project, proxy.url + "/test/slow?seconds=0.05", pages=100, parallel=8)
+    )
     print(f"nginx burst: {summary['requests']} requests, {summary['failed_pairs']} failed pairs")
     assert summary["failed_pairs"] == 0, summary
     assert summary["requests"] == 1600

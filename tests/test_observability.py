@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import (
+    Burst,
     Launched,
     finish_burst,
     gunicorn_command,
     raw_request,
-    start_burst,
     waitress_command,
 )
 
@@ -151,7 +151,7 @@ def test_hostile_request_ids_are_replaced_never_echoed_or_logged(
 
 
 def test_metrics_add_up_across_gunicorn_workers(
-    cookies, launch: Callable[..., Launched], tmp_path: Path
+    cookies, launch: Callable[..., Launched], burst: Callable[..., Burst], tmp_path: Path
 ) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -160,8 +160,7 @@ def test_metrics_add_up_across_gunicorn_workers(
     project = Path(result.project_path)
     server = launch(project, ["./start.sh"], WORKERS="3")
     server.wait_healthy(seconds=15)
-    burst = start_burst(project, server.url + "/api/hello", pages=20, parallel=8)
-    summary = finish_burst(burst)
+    summary = finish_burst(burst(project, server.url + "/api/hello", pages=20, parallel=8))
     assert summary["failed_pairs"] == 0
 
     status, headers, body = raw_request(server.port, "GET", "/metrics", Origin=ORIGIN)
