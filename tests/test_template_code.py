@@ -1,0 +1,29 @@
+"""The template's own code holds the bar it sets for baked projects."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from tests.conftest import TEMPLATE_DIR, run, tool
+
+# Everything of the template's that is Python; the Jinja source of the generated
+# project is linted after baking, by test_bake.py.
+PYTHON_CODE = ["hooks", "tests", "benchmarks"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["check"], ["format", "--check"]],
+    ids=["lint", "format"],
+)
+def test_python_code_is_ruff_clean(command: list[str]) -> None:
+    """It passes the same ruff checks a baked project passes, with pyproject.toml's rules."""
+    result = run([sys.executable, "-m", "ruff", *command, "--no-cache", *PYTHON_CODE], TEMPLATE_DIR)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_script_passes_shellcheck() -> None:
+    result = run([tool("shellcheck"), ".ci/run"], TEMPLATE_DIR)
+    assert result.returncode == 0, result.stdout
