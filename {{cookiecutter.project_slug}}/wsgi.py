@@ -40,9 +40,12 @@ def serve() -> None:
     settings = app.config["SETTINGS"]
     logging.config.dictConfig(logging_config(settings))
     write_from_one_thread()
-    # TERM (a process manager's stop) ends the process like Ctrl+C does, so the last
-    # queued log lines are written on the way out instead of being lost.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # INT (Ctrl+C) and TERM (a process manager's stop) both end the serve loop, so the
+    # last queued log lines are written on the way out. Set here, not inherited: as a
+    # container's PID 1 Python would ignore TERM, and after a script's `python wsgi.py &`
+    # it ignores INT.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: sys.exit(0))
     raise_open_file_limit(CONNECTION_LIMIT + 64)
     logging.getLogger("waitress").info(capacity_line(1, settings.threads, CONNECTION_LIMIT))
     waitress_serve(

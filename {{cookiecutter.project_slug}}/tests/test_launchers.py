@@ -78,7 +78,10 @@ def ephemeral_ports() -> tuple[int, int]:
     return int(low), int(high)
 
 
-def launch(name: str, log: Path, **environ: str) -> tuple[subprocess.Popen[bytes], int]:
+def launch(
+    name: str, log: Path, *, wrapper: tuple[str, ...] = (), **environ: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start launcher `name` (through `wrapper`, a command that execs it) on a free port."""
     port = free_port()
     env = {
         **os.environ,
@@ -97,7 +100,7 @@ def launch(name: str, log: Path, **environ: str) -> tuple[subprocess.Popen[bytes
     )
     with log.open("wb") as output:
         process = subprocess.Popen(
-            LAUNCHERS[name],
+            [*wrapper, *LAUNCHERS[name]],
             cwd=PROJECT_DIR,
             env=env,
             stdout=output,
@@ -150,9 +153,9 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Start a launcher and wait for /healthz; every launcher is stopped at teardown."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(name: str, **environ: str) -> Server:
+    def start(name: str, *, wrapper: tuple[str, ...] = (), **environ: str) -> Server:
         log = tmp_path / f"{name}.log"
-        process, port = launch(name, log, **environ)
+        process, port = launch(name, log, wrapper=wrapper, **environ)
         started.append(process)
         server = Server(f"http://127.0.0.1:{port}", process, log)
         wait_until_healthy(server)
@@ -230,6 +233,29 @@ def test_launcher_never_runs_the_debugger(serve: Callable[..., Server], name: st
     assert b"Traceback" not in body
     assert "FLASK_DEBUG is ignored" in server.output()
     assert "development server" not in server.output()
+
+
+# Starts the launcher with INT ignored, as a shell script's `command &` does; ignored
+# signals stay ignored across exec.
+WITH_INT_IGNORED = ("sh", "-c", 'trap "" INT; exec "$0" "$@"')
+
+
+@on_posix
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+@pytest.mark.parametrize("name", launcher_params())
+def test_launcher_stops_cleanly_on_int_and_term(
+    serve: Callable[..., Server], name: str, stop_signal: signal.Signals
+) -> None:
+    """Ctrl+C and a process manager's stop both end the service, even when it was started
+    with INT ignored; the signal goes to the main process only, as Docker sends it."""
+    server = serve(name, wrapper=WITH_INT_IGNORED)
+    os.kill(server.process.pid, stop_signal)
+    try:
+        exit_code = server.process.wait(timeout=STARTUP_SECONDS)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{stop_signal.name} did not stop {name}:\n{server.output()}")
+    assert exit_code == 0, server.output()
+    assert "Traceback" not in server.output()
 
 
 @pytest.mark.parametrize("name", launcher_params())
