@@ -141,6 +141,18 @@ def when_ready(server):
     server.log.info(capacity_line(workers, concurrency(), workers * worker_connections))
 
 
+# A new worker runs with the master's signal handlers until it has set its own, which
+# a gevent worker does only after monkey-patching: a stop sent in that window went to
+# the master's queue in the worker's memory and was lost, and the stop then waited
+# GRACEFUL_TIMEOUT (30 s) for that worker. Held from fork until the worker is ready,
+# such a signal is delivered to the worker's own handler instead.
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGQUIT, signal.SIGINT}
+
+
+def post_fork(server, worker):
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
 def post_worker_init(worker):
     # /readyz turns 503 the moment this worker is told to stop, while it finishes the
     # requests it has; then Gunicorn's own handler runs.
@@ -153,6 +165,7 @@ def post_worker_init(worker):
     signal.signal(signal.SIGTERM, on_term)
     if worker_class != "sync":
         threading.Thread(target=watch_for_hung_requests, args=(worker,), daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 # --- Hung requests
