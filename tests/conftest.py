@@ -280,7 +280,8 @@ def finish_burst(process: Burst, seconds: float = 120) -> dict[str, object]:
 
 # --- Baked files
 
-UNRENDERED = re.compile(r"\{\{|\{%|cookiecutter\.")
+# Jinja, or a cookiecutter variable; `.cookiecutter.json` (the answers file) is a name.
+UNRENDERED = re.compile(r"\{\{|\{%|cookiecutter\.(?!json\b)")
 # What tools write while the baked suite runs; not part of the generated project.
 TOOL_DIRS = {"__pycache__", ".hypothesis", ".pytest_cache", ".ruff_cache"}
 

@@ -126,6 +126,44 @@ def test_replay_bakes_the_same_answers_again(tmp_path: Path) -> None:
         assert (replayed / name).read_text() == (original / name).read_text()
 
 
+def test_recorded_answers_bake_the_project_again_on_a_newer_template(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    """A project's .cookiecutter.json, given to --replay-file, bakes the same project
+    on a newer template: the new template's changes, the project's own answers."""
+    answers = ["server=waitress", "port=9090", "project_name=Billing API", "include_metrics=yes"]
+    first = cookiecutter(tmp_path, str(template_repo), "--no-input", "-o", "first", *answers)
+    assert first.returncode == 0, first.stderr
+    project = tmp_path / "first" / "billing_api"
+    recorded = json.loads((project / ".cookiecutter.json").read_text())["cookiecutter"]
+    assert not [key for key in recorded if key.startswith("_")], "private keys recorded"
+
+    api = template_repo / "{{cookiecutter.project_slug}}" / "service" / "api.py"
+    api.write_text(api.read_text().replace("Hello, world!", "Hello from template v2!"))
+    again = cookiecutter(
+        tmp_path,
+        str(template_repo),
+        "--replay-file",
+        str(project / ".cookiecutter.json"),
+        "-o",
+        "again",
+    )
+    assert again.returncode == 0, again.stderr
+    rebaked = tmp_path / "again" / "billing_api"
+    assert "Hello from template v2!" in (rebaked / "service" / "api.py").read_text()
+    differing = [
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.is_file()
+        and path.name != ".env"
+        and path.read_bytes() != (rebaked / path.relative_to(project)).read_bytes()
+    ]
+    assert differing == ["service/api.py"]
+    assert sorted(p.relative_to(rebaked) for p in rebaked.rglob("*")) == sorted(
+        p.relative_to(project) for p in project.rglob("*")
+    )
+
+
 def test_template_version_is_in_the_changelog_and_every_bake(baked: Path) -> None:
     version = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["_template_version"]
     changelog = (TEMPLATE_DIR / "CHANGELOG.md").read_text()
