@@ -4,7 +4,7 @@
   waits 50 ms on "I/O" (time.sleep, which gevent's monkey-patching makes cooperative).
 - `plain`: a plain Flask app with the same `/api/hello`: what our stack is compared to.
 - `logged`: `plain` writing the generated app's access-log line for each request
-  (service/access_log.py), as an access log kept by the launcher would.
+  (service/middleware.py), as an access log kept by the launcher would.
 - `bare`: a bare WSGI app, no framework: the ceiling for a server setting. It answers
   preflights and requests with a CORS header so the load check accepts them, and
   `/bench/io` waits 50 ms like the generated route.
@@ -24,7 +24,7 @@ from typing import Any
 
 from app import create_app
 from flask import Flask
-from service import access_log
+from service import middleware
 
 IO_PATH = "/bench/io"
 IO_WAIT_SECONDS = 0.05
@@ -65,7 +65,7 @@ def with_access_line(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return wsgi_app(environ, respond)
         finally:
-            access_log.log_request(environ, answered[0], time.perf_counter() - started)
+            middleware.log_request(environ, answered[0], time.perf_counter() - started)
 
     return logged
 

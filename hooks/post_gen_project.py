@@ -16,7 +16,7 @@ from pathlib import Path
 # Launchers of a server that was not chosen must not ship: nobody tests them there.
 EXCLUDED_BY_SERVER = {
     "gunicorn": ["start.ps1", "start.bat"],
-    "waitress": ["start.sh", "gunicorn.conf.py"],
+    "waitress": ["start.sh", "gunicorn.conf.py", "service/gunicorn_hooks.py"],
     "both": [],
 }
 # Optional extras, each kept only when its prompt says yes ({project_slug} is filled in).
@@ -66,15 +66,21 @@ def set_run_bits(project: Path) -> None:
 
 
 def write_env(project: Path) -> None:
-    """`.env` from `.env.example`, with a fresh secret key only this machine knows."""
+    """`.env` with what only this project has: a fresh secret key only this machine knows.
+
+    Every other setting keeps its default in service/settings.py, so a default changed
+    there later still reaches the project."""
     key = secrets.token_urlsafe(48)
-    lines = (project / ".env.example").read_text(encoding="utf-8").splitlines()
-    text = "\n".join(f"SECRET_KEY={key}" if line == "SECRET_KEY=" else line for line in lines)
+    text = (
+        "# This project's own settings; .env.example lists every other one with its default.\n"
+        "# Never commit this file: it holds the key that signs sessions.\n"
+        f"SECRET_KEY={key}\n"
+    )
     env = project / ".env"
     # Created readable by its owner only: it holds the key.
     descriptor = os.open(env, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
+        handle.write(text)
 
 
 def main(answers: dict[str, object], project: Path) -> int:

@@ -30,18 +30,25 @@ DEFAULTS = {
 }
 
 # Every combination of the answers that change which files are generated or how the
-# service behaves, plus each other worker class once; each is baked once per session
-# and checked by every bake test.
+# service behaves, plus the other worker class and metrics on each server; each is baked
+# once per session and checked by every bake test.
 MATRIX = [
     {"server": server, "cors_allow_credentials": credentials, "log_file": log_file}
     for server, credentials, log_file in product(
         ("gunicorn", "waitress", "both"), (False, True), (False, True)
     )
-] + [{"server": "gunicorn", "worker_class": worker_class} for worker_class in ("gevent", "sync")]
+] + [
+    {"server": "gunicorn", "worker_class": "gevent"},
+    *({"server": server, "include_metrics": True} for server in ("gunicorn", "waitress", "both")),
+]
 
 
 def combination_id(answers: dict[str, object]) -> str:
-    flags = [key for key in ("cors_allow_credentials", "log_file") if answers.get(key)]
+    flags = [
+        key.removeprefix("include_")
+        for key in ("cors_allow_credentials", "log_file", "include_metrics")
+        if answers.get(key)
+    ]
     worker_class = [str(answers["worker_class"])] if "worker_class" in answers else []
     return "-".join([str(answers["server"]), *worker_class, *flags])
 
@@ -126,6 +133,16 @@ class Launched:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, seconds: float = 5) -> str:
+        """The launcher's output once it holds `text`: the service writes its log lines
+        in batches, up to 0.2 s after they were logged."""
+        deadline = time.monotonic() + seconds
+        while text not in (output := self.output()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{text!r} not in the output within {seconds} s:\n{output}")
+            time.sleep(0.02)
+        return output
 
     def get(self, path: str, timeout: float = 5) -> Response:
         return raw_request(self.port, "GET", path, timeout=timeout)

@@ -14,7 +14,8 @@ from tests.conftest import leftover_template_syntax, run, text_files, tool
 ALWAYS = {
     "app.py",
     "wsgi.py",
-    "service/config.py",
+    "service/settings.py",
+    "service/middleware.py",
     "requirements.txt",
     "requirements-dev.txt",
     "pyproject.toml",
@@ -26,7 +27,7 @@ ALWAYS = {
     "tests/test_launchers.py",
 }
 LAUNCHER_FILES = {
-    "gunicorn": {"start.sh", "gunicorn.conf.py"},
+    "gunicorn": {"start.sh", "gunicorn.conf.py", "service/gunicorn_hooks.py"},
     "waitress": {"start.ps1", "start.bat"},
 }
 
@@ -53,15 +54,20 @@ def test_files_follow_the_server_choice(baked: Path, answers: dict[str, object])
 def test_requirements_follow_the_server_choice(baked: Path, answers: dict[str, object]) -> None:
     requirements = (baked / "requirements.txt").read_text()
     servers = chosen(answers["server"])
-    assert ('gunicorn>=25.2; sys_platform != "win32"' in requirements) is ("gunicorn" in servers)
+    gevent = answers.get("worker_class") == "gevent"
+    gunicorn = "gunicorn[gevent]>=25.2" if gevent else "gunicorn>=25.2"
+    assert (f'{gunicorn}; sys_platform != "win32"' in requirements) is ("gunicorn" in servers)
     assert ("waitress>=3.0.2" in requirements) is ("waitress" in servers)
-    assert ("gevent>=" in requirements) is (answers.get("worker_class") == "gevent")
+    assert ("gevent" in requirements) is gevent
+    assert ("prometheus-client>=" in requirements) is bool(answers.get("include_metrics"))
 
 
 def test_env_holds_a_fresh_private_secret_key(baked: Path) -> None:
     env = (baked / ".env").read_text()
     key = re.search(r"^SECRET_KEY=(\S{40,})$", env, re.MULTILINE)
     assert key, "no SECRET_KEY in .env"
+    # Nothing else: a default later changed in service/settings.py must reach the project.
+    assert re.findall(r"^[A-Z_]+=", env, re.MULTILINE) == ["SECRET_KEY="]
     assert key.group(1) not in (baked / ".env.example").read_text()
     assert stat.S_IMODE((baked / ".env").stat().st_mode) == 0o600
     assert ".env" in (baked / ".gitignore").read_text().splitlines()

@@ -128,11 +128,11 @@ def gunicorn_in(answers: dict[str, object]) -> bool:
 
 def graceful_timeout(project: Path) -> int:
     """Seconds the server lets in-flight requests finish: Gunicorn's default
-    GRACEFUL_TIMEOUT, as service/config.py states it; 0 for Waitress, which stops at once."""
-    config = (project / "service/config.py").read_text()
-    if "GUNICORN_DEFAULTS" not in config:
-        return 0
+    GRACEFUL_TIMEOUT, as service/settings.py states it; 0 for Waitress, which stops at once."""
+    config = (project / "service/settings.py").read_text()
     found = re.search(r'"GRACEFUL_TIMEOUT": "(\d+)"', config)
+    if found is None and not (project / "gunicorn.conf.py").exists():
+        return 0
     assert found, "GRACEFUL_TIMEOUT default not found"
     return int(found.group(1))
 
@@ -332,7 +332,7 @@ def test_dockerignore_keeps_secrets_out_and_the_service_in(full) -> None:
     sent = build_context(project)
     for secret in (".env", ".venv/bin/python", ".git/config"):
         assert secret not in sent
-    needed = {"app.py", "wsgi.py", "requirements.txt", "service/config.py", "service/health.py"}
+    needed = {"app.py", "wsgi.py", "requirements.txt", "service/settings.py", "service/health.py"}
     if gunicorn_in(answers):
         needed |= {"start.sh", "gunicorn.conf.py"}
     assert needed <= sent

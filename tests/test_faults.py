@@ -118,10 +118,9 @@ def test_killed_worker_costs_only_its_own_requests(
     assert len(worker_pids(server.process.pid)) == WORKERS, "the worker was not replaced"
 
 
-# What replaces a worker whose request hangs past TIMEOUT: Gunicorn itself for sync
-# workers; for gthread and gevent, whose heartbeat goes on, gunicorn.conf.py's watchdog.
+# What replaces a worker whose request hangs past TIMEOUT: gthread and gevent workers go
+# on heartbeating, so service/gunicorn_hooks.py's watchdog does.
 REPLACED = {
-    "sync": "WORKER TIMEOUT",
     "gthread": "ran over TIMEOUT",
     "gevent": "ran over TIMEOUT",
 }

@@ -49,14 +49,20 @@ SLUG = "demo"
 def make_project(root: Path) -> Path:
     """The launchers and every optional deployment path, as the template renders them."""
     root.mkdir(exist_ok=True)
-    for name in ("start.sh", "gunicorn.conf.py", "start.ps1", "start.bat"):
+    for name in (
+        "start.sh",
+        "gunicorn.conf.py",
+        "service/gunicorn_hooks.py",
+        "start.ps1",
+        "start.bat",
+    ):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text("")
     for names in post_gen_project.OPTIONAL.values():
         for name in names:
             path = root / name.format(project_slug=SLUG)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("")
-    (root / ".env.example").write_text("# key\nSECRET_KEY=\nPORT=8080\n")
     return root
 
 
@@ -67,16 +73,16 @@ def answers_for(**changes: object) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("server", "kept"),
     [
-        ("gunicorn", {"start.sh", "gunicorn.conf.py"}),
+        ("gunicorn", {"start.sh", "gunicorn.conf.py", "gunicorn_hooks.py"}),
         ("waitress", {"start.ps1", "start.bat"}),
-        ("both", {"start.sh", "gunicorn.conf.py", "start.ps1", "start.bat"}),
+        ("both", {"start.sh", "gunicorn.conf.py", "gunicorn_hooks.py", "start.ps1", "start.bat"}),
     ],
 )
 def test_post_gen_keeps_only_the_chosen_launchers(tmp_path: Path, server: str, kept: set) -> None:
     project = make_project(tmp_path)
     assert post_gen_project.main(answers_for(server=server), project) == 0
-    launchers = {"start.sh", "gunicorn.conf.py", "start.ps1", "start.bat"}
-    assert {path.name for path in project.iterdir()} & launchers == kept
+    launchers = {"start.sh", "gunicorn.conf.py", "gunicorn_hooks.py", "start.ps1", "start.bat"}
+    assert {path.name for path in project.rglob("*")} & launchers == kept
     if "start.sh" in kept:
         assert (project / "start.sh").stat().st_mode & stat.S_IXUSR
 
@@ -86,9 +92,11 @@ def test_post_gen_writes_env_with_a_new_key_each_time(tmp_path: Path) -> None:
     for attempt in range(2):
         project = make_project(tmp_path / str(attempt))
         post_gen_project.write_env(project)
-        env = (project / ".env").read_text().splitlines()
-        assert env[0] == "# key" and env[2] == "PORT=8080"
-        keys.append(env[1].removeprefix("SECRET_KEY="))
+        env = (project / ".env").read_text()
+        # The key and nothing else: every other setting keeps its default in code.
+        (line,) = [line for line in env.splitlines() if not line.startswith("#")]
+        keys.append(line.removeprefix("SECRET_KEY="))
+        assert stat.S_IMODE((project / ".env").stat().st_mode) == 0o600
     assert len(keys[0]) >= 48
     assert keys[0] != keys[1]
 

@@ -38,6 +38,6 @@ def test_baked_launcher_answers_healthz_quickly(
     status, headers, body = started.get("/healthz")
     assert (status, body) == (200, b'{"status":"ok"}\n')
     assert headers["Content-Type"] == "application/json"
-    assert "capacity:" in started.output()
-    assert "development server" not in started.output()
+    output = started.wait_for_output("capacity:")
+    assert "development server" not in output
     print(f"{server}:{launcher} answered /healthz after {elapsed:.2f} s")

@@ -93,8 +93,8 @@ def test_config_file_gives_a_team_its_defaults(tmp_path: Path) -> None:
     project = tmp_path / "flask_service"
     assert 'authors = [{ name = "Platform Team" }]' in (project / "pyproject.toml").read_text()
     assert (
-        "CORS_ORIGINS=https://app.example.com, https://admin.example.com"
-        in (project / ".env.example").read_text()
+        '"CORS_ORIGINS": "https://app.example.com, https://admin.example.com"'
+        in (project / "service" / "settings.py").read_text()
     )
     assert (project / "deploy" / "k8s").is_dir()
     assert (project / "service" / "metrics.py").is_file()
@@ -187,7 +187,7 @@ def test_readme_lists_every_environment_variable_of_a_full_bake(tmp_path: Path) 
     baked = cookiecutter(tmp_path, str(TEMPLATE_DIR), "--no-input", *answers)
     assert baked.returncode == 0, baked.stderr
     example = (tmp_path / "flask_service" / ".env.example").read_text()
-    variables = re.findall(r"^([A-Z_]+)=", example, re.MULTILINE)
+    variables = re.findall(r"^#? ?([A-Z_]+)=", example, re.MULTILINE)
     assert sorted(readme_table_keys("Environment variables")) == sorted(variables)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http.client import HTTPMessage
@@ -44,6 +43,13 @@ def send(port: int, method: str, path: str, **headers: str) -> tuple[int, HTTPMe
     return raw_request(port, method, path, **{"Origin": ORIGIN, **headers})[:2]
 
 
+def wait_for_the_log(server: Launched) -> str:
+    """The output once every line logged so far is in it: one more request, whose access
+    line the process writes after theirs."""
+    send(server.port, "GET", "/healthz", **{"X-Request-ID": "log-written"})
+    return server.wait_for_output("log-written")
+
+
 def access_lines(output: str, log_format: str) -> dict[str, dict[str, object]]:
     """The access-log records in `output`, by request ID, in the fields JSON uses."""
     found = {}
@@ -71,8 +77,7 @@ def test_each_request_is_one_access_line_with_its_request_id(
         assert answer == status
         assert got["X-Request-ID"] == f"trace-{name}"
         assert "X-Request-ID" in got.get("Access-Control-Expose-Headers", "")
-    time.sleep(0.3)  # let the last line reach the log
-    output = server.output()
+    output = wait_for_the_log(server)
     lines = access_lines(output, log_format)
 
     for name, method, path, _, status in REQUESTS:
@@ -120,8 +125,7 @@ def test_concurrent_requests_keep_their_own_ids(
             )
         )
     assert [status for status, _ in answers] == [200] * len(sent)
-    time.sleep(0.3)  # let the last line reach the log
-    lines = access_lines(server.output(), "json")
+    lines = access_lines(wait_for_the_log(server), "json")
     # Records are keyed by ID: two lines with one ID would leave another ID missing.
     logged = [trace for trace, line in lines.items() if line["path"] == "/test/slow"]
     assert sorted(logged) == sorted(sent)
@@ -144,8 +148,7 @@ def test_hostile_request_ids_are_replaced_never_echoed_or_logged(
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
         raw.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\nX-Request-ID: a\nFORGED-LINE\r\n\r\n")
         raw.recv(65536)
-    time.sleep(0.3)
-    output = server.output()
+    output = wait_for_the_log(server)
     for hostile in [*HOSTILE_IDS, "FORGED-LINE"]:
         assert hostile not in output
 

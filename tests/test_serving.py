@@ -11,11 +11,10 @@ import pytest
 
 from tests.conftest import Launched, run
 
-# (answers, launcher): every Gunicorn worker class, and the Waitress entry.
+# (answers, launcher): every Gunicorn worker class the prompt offers, and the Waitress entry.
 CASES = {
     "gunicorn-gthread": ({"server": "gunicorn", "worker_class": "gthread"}, ["./start.sh"]),
     "gunicorn-gevent": ({"server": "gunicorn", "worker_class": "gevent"}, ["./start.sh"]),
-    "gunicorn-sync": ({"server": "gunicorn", "worker_class": "sync"}, ["./start.sh"]),
     "waitress": ({"server": "waitress"}, [sys.executable, "wsgi.py"]),
 }
 # A CI-sized burst: 400 pairs in flight at once, each a preflight and a GET.

@@ -12,14 +12,13 @@ server that also runs on Windows.
 
 {% if waitress -%}
 import logging
-import logging.config
 import select
 import signal
 import sys
 
 from app import app
-from service.launch import capacity_line, listen_address, raise_open_file_limit
-from service.logs import logging_config, write_from_one_thread
+from service import logs
+from service.launch import capacity_line, raise_open_file_limit
 
 # Open connections Waitress accepts before it stops reading new ones. A page's burst
 # of preflight+request pairs needs one each: the default of 100 loses 94% of a
@@ -38,10 +37,9 @@ def serve() -> None:
     from waitress import serve as waitress_serve
 
     settings = app.config["SETTINGS"]
-    logging.config.dictConfig(logging_config(settings))
-    write_from_one_thread()
+    logs.configure(settings)
     # INT (Ctrl+C) and TERM (a process manager's stop) both end the serve loop, so the
-    # last queued log lines are written on the way out. Set here, not inherited: as a
+    # last batched log lines are written on the way out. Set here, not inherited: as a
     # container's PID 1 Python would ignore TERM, and after a script's `python wsgi.py &`
     # it ignores INT.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
@@ -50,14 +48,14 @@ def serve() -> None:
     logging.getLogger("waitress").info(capacity_line(1, settings.threads, CONNECTION_LIMIT))
     waitress_serve(
         app,
-        listen=listen_address(settings),
+        listen=settings.listen_address,
         threads=settings.threads,
         connection_limit=CONNECTION_LIMIT,
         backlog=BACKLOG,
         channel_timeout=CHANNEL_TIMEOUT,
         asyncore_use_poll=USE_POLL,
-        # Keep X-Forwarded-* for the app: service/proxy.py believes them only from
-        # FORWARDED_ALLOW_IPS, the same rule under both servers.
+        # Keep X-Forwarded-* for the app: service/middleware.py believes them only from
+        # FORWARDED_ALLOW_IPS, the same rule under every server.
         clear_untrusted_proxy_headers=False,
     )
 

@@ -1,14 +1,6 @@
-"""Helpers both launchers share: where to listen and how much they can hold."""
+"""What every launcher does at start: make room for a burst's sockets, and say how much it holds."""
 
 from __future__ import annotations
-
-from service.config import Settings
-
-
-def listen_address(settings: Settings) -> str:
-    """`host:port`, with an IPv6 host in brackets as servers expect."""
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    return f"{host}:{settings.port}"
 
 
 def raise_open_file_limit(wanted: int) -> None:

@@ -1,4 +1,4 @@
-"""One logging setup for both servers: stderr always, plus LOG_FILE when it is set.
+"""One logging setup for every server: stderr always, plus LOG_FILE when it is set.
 
 LOG_FORMAT=json writes one JSON object per line for log collectors; text is for people.
 Every record carries the request ID of the request it belongs to ("-" outside one).
@@ -6,91 +6,172 @@ Every record carries the request ID of the request it belongs to ("-" outside on
 
 from __future__ import annotations
 
-import atexit
+import contextlib
 import logging
+import logging.config
 import os
-import queue
-from logging.handlers import QueueHandler, QueueListener
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from service.config import Settings
-from service.request_id import RequestIdFilter
+import orjson
+
+from service.middleware import request_id
+from service.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s [%(request_id)s]: %(message)s"
-JSON_FIELDS = "%(levelname)s %(process)d %(name)s %(message)s"
-FORMATTERS = {
-    "text": {"format": TEXT_FORMAT},
-    "json": {
-        "()": "pythonjsonlogger.json.JsonFormatter",
-        "fmt": JSON_FIELDS,
-        # An ISO 8601 UTC "time" field, which every log collector parses.
-        "timestamp": "time",
-        "rename_fields": {"levelname": "level", "name": "logger"},
-    },
-}
-# WatchedFileHandler reopens the file after logrotate moves it; it exists on POSIX only.
-FILE_HANDLER = "logging.FileHandler" if os.name == "nt" else "logging.handlers.WatchedFileHandler"
+# Lines wait at most this long before they are written (nginx's buffered access log has
+# the same trade-off); WARNING and above are written at once.
+FLUSH_SECONDS = 0.2
+# Pipes (Docker, systemd) keep a write of up to 4 KiB whole, so lines from several worker
+# processes never interleave.
+CHUNK_BYTES = 4096
+APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 
 
-def logging_config(settings: Settings) -> dict[str, Any]:
-    """A `logging.config.dictConfig` dict, also used as Gunicorn's `logconfig_dict`."""
+class BatchedLines(logging.Handler):
+    """Formats each record on the thread that logs it, and writes the lines in batches: at
+    most FLUSH_SECONDS after they were logged, at once for WARNING and above, and at exit.
+
+    A write per line cost more CPU than the rest of a request's plumbing together: every
+    write() hands the GIL to another of the worker's threads and back. A batch costs one.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.fd = 2 if path is None else os.open(path, APPEND, 0o640)
+        self.closed = False
+        self.start()
+        if hasattr(os, "register_at_fork"):
+            # A forked worker has no copy of the writer thread; its parent writes the
+            # lines it had queued.
+            os.register_at_fork(after_in_child=self.start)
+
+    def start(self) -> None:
+        if self.closed:
+            return
+        self.lines: list[str] = []
+        self.due = threading.Event()
+        writer = threading.Thread(target=self.write_periodically, daemon=True)
+        if not hasattr(signal, "pthread_sigmask"):  # Windows
+            writer.start()
+            return
+        # The writer takes no signals, so a stop signal for the process always reaches the
+        # main thread, which runs the handlers (a new thread inherits the signal mask).
+        unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        writer.start()
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+        if record.levelno >= logging.WARNING:
+            self.due.set()
+
+    def write_periodically(self) -> None:
+        while not self.closed:
+            self.due.wait(FLUSH_SECONDS)
+            self.due.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        # Swap the list first: lines logged meanwhile go to the new one.
+        lines, self.lines = self.lines, []
+        if not lines:
+            return
+        chunks, chunk = [], b""
+        for line in lines:
+            data = line.encode("utf-8", "backslashreplace")
+            if chunk and len(chunk) + len(data) > CHUNK_BYTES:
+                chunks.append(chunk)
+                chunk = b""
+            chunk += data
+        chunks.append(chunk)
+        with contextlib.suppress(OSError):  # stderr closed: nowhere left to report it
+            if self.path is not None and self.moved():
+                os.close(self.fd)
+                self.fd = os.open(self.path, APPEND, 0o640)
+            for data in chunks:
+                while data:
+                    data = data[os.write(self.fd, data) :]
+
+    def moved(self) -> bool:
+        """Whether logrotate (or a person) moved the log file away since it was opened."""
+        try:
+            return os.stat(self.path).st_ino != os.fstat(self.fd).st_ino  # type: ignore[arg-type]
+        except FileNotFoundError:
+            return True
+
+    def close(self) -> None:
+        self.flush()
+        self.closed = True
+        self.due.set()
+        if self.path is not None:
+            os.close(self.fd)
+        super().close()
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (ISO 8601, UTC), level, process, logger, message,
+    request_id, the record's `fields` (`log.info(..., extra={"fields": {...}})`, as the
+    access line has), and exc_info with the traceback when there is one.
+
+    orjson writes a line in a tenth of the CPU the standard json module needs, which
+    builds an encoder and formats each float and date in Python code per call.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC),
+            "level": record.levelname,
+            "process": record.process,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+class RequestIdFilter(logging.Filter):
+    """Give every log record a `request_id`: the current request's, or "-"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id.get()
+        return True
+
+
+def configure(settings: Settings) -> None:
+    """Send every logger's records, the servers' own included, to stderr and LOG_FILE."""
     handler = {"formatter": settings.log_format, "filters": ["request_id"]}
-    handlers: dict[str, dict[str, Any]] = {
-        "stderr": {"class": "logging.StreamHandler", **handler},
-    }
+    handlers: dict[str, dict[str, Any]] = {"stderr": {"()": BatchedLines, **handler}}
     if settings.log_file is not None:
-        handlers["file"] = {"class": FILE_HANDLER, "filename": str(settings.log_file), **handler}
+        handlers["file"] = {"()": BatchedLines, "path": settings.log_file, **handler}
     names = list(handlers)
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "service.request_id.RequestIdFilter"}},
-        "formatters": {settings.log_format: FORMATTERS[settings.log_format]},
-        "handlers": handlers,
-        "root": {"level": settings.log_level, "handlers": names},
-        "loggers": {
-            # Gunicorn's own loggers do not propagate: give them the same handlers.
-            "gunicorn.error": {"level": settings.log_level, "handlers": names, "propagate": False},
-            # The app writes the access log (service/access_log.py), the same under both
-            # servers; Gunicorn's own would repeat every line.
-            "gunicorn.access": {"handlers": [], "propagate": False},
-            # Waitress warns for every request that waits for a thread; in a burst that is
-            # the design working, and thousands of lines would bury real problems.
-            "waitress.queue": {"level": "ERROR"},
-        },
-    }
-
-
-class InProcessQueueHandler(QueueHandler):
-    """A QueueHandler for a queue that never leaves the process.
-
-    The base class formats each record on the request's thread and strips its traceback
-    so it could be pickled: twice the formatting work, and exceptions that reach the
-    JSON log as text in "message" instead of their own "exc_info" field.
-    """
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        # Merge the arguments now: they may change after the request moves on.
-        record.msg, record.args = record.getMessage(), None
-        return record
-
-
-def write_from_one_thread() -> None:
-    """Let request threads only queue their log records; one thread formats and writes.
-
-    For Waitress, whose threads all share one process with its I/O loop: with each of
-    them writing its own access-log line, they queued for the stream's lock and the GIL,
-    and a 1,600-request burst fell from 800 to 270 requests/s. Gunicorn spreads requests
-    over worker processes, where the hand-off to a thread would only add CPU per request
-    (measured: about 130 us with gthread, 190 us with gevent). Call once, after logging
-    is configured.
-    """
-    root = logging.getLogger()
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    handler = InProcessQueueHandler(records)
-    # The request ID is read here, on the request's own thread.
-    handler.addFilter(RequestIdFilter())
-    listener = QueueListener(records, *root.handlers, respect_handler_level=True)
-    root.handlers = [handler]
-    listener.start()
-    atexit.register(listener.stop)  # write what is queued before the process ends
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "filters": {"request_id": {"()": RequestIdFilter}},
+            "formatters": {"text": {"format": TEXT_FORMAT}, "json": {"()": JsonFormatter}},
+            "handlers": handlers,
+            "root": {"level": settings.log_level, "handlers": names},
+            "loggers": {
+                # Gunicorn's loggers do not propagate: they get the same handlers.
+                "gunicorn.error": {"handlers": names, "propagate": False},
+                # Waitress warns for every request that waits for a thread; in a burst that
+                # is the design working, and thousands of lines would bury real problems.
+                "waitress.queue": {"level": "ERROR"},
+            },
+        }
+    )

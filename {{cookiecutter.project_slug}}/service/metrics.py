@@ -1,7 +1,7 @@
 """Prometheus metrics at /metrics: requests by route and status, latency, requests in flight.
 
-Every Gunicorn worker is its own process; prometheus_client's multiprocess mode adds
-them up at scrape time from files in PROMETHEUS_MULTIPROC_DIR, which gunicorn.conf.py
+Every Gunicorn worker is its own process; prometheus_client's multiprocess mode adds them
+up at scrape time from files in PROMETHEUS_MULTIPROC_DIR, which service/gunicorn_hooks.py
 creates empty at every start. Under Waitress (one process) the plain registry is used.
 """
 
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -22,8 +23,10 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from werkzeug.exceptions import HTTPException
 
-from service.config import METRICS_DEFAULTS, addresses, read_environment
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 REQUESTS = Counter(
     "http_requests_total", "Requests answered, by route and status.", ["method", "route", "status"]
@@ -40,36 +43,47 @@ IN_FLIGHT = Gauge(
 )
 
 bp = Blueprint("metrics", __name__)
+# Where /metrics answers (app.py keeps CORS off them).
+PATHS = ("/metrics", "/metrics/")
 
 
-def init_app(app: Flask, environ: Mapping[str, str | None] | None = None) -> None:
-    """Count every request, and serve /metrics to METRICS_ALLOW_IPS (from `environ`)."""
-    allowed = addresses(read_environment(METRICS_DEFAULTS, environ), "METRICS_ALLOW_IPS")
-    app.config["METRICS_ALLOW_IPS"] = frozenset(allowed)
-    app.before_request(start_timer)
-    app.after_request(record)
-    app.teardown_request(finish)
+def init_app(app: Flask) -> None:
+    """Serve /metrics to METRICS_ALLOW_IPS; app.py wraps the app in Counted."""
+    app.config["METRICS_ALLOW_IPS"] = frozenset(app.config["SETTINGS"].metrics_allow_ips)
     app.register_blueprint(bp)
 
 
-def start_timer() -> None:
-    g.metrics_started = time.perf_counter()
-    IN_FLIGHT.inc()
+class Counted:
+    """WSGI middleware counting every request, preflights answered before Flask included,
+    by its route's pattern: never the raw path, so unknown paths make no new series."""
 
+    def __init__(self, app: WSGIApplication, flask_app: Flask) -> None:
+        self.app = app
+        self.url_map = flask_app.url_map
 
-def record(response: Response) -> Response:
-    # The route's pattern, never the raw path: unknown paths must not create new series.
-    route = request.url_rule.rule if request.url_rule else "unmatched"
-    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    if "metrics_started" in g:
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - g.metrics_started)
-    return response
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started, status = time.perf_counter(), "500"
 
+        def respond(answer: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal status
+            status = answer
+            return start_response(answer, headers, exc_info)
 
-def finish(_error: BaseException | None) -> None:
-    # Teardown runs even when a response could not be built, so the gauge never drifts.
-    if g.pop("metrics_started", None) is not None:
-        IN_FLIGHT.dec()
+        IN_FLIGHT.inc()
+        try:
+            return self.app(environ, respond)
+        finally:
+            IN_FLIGHT.dec()
+            method, route = environ.get("REQUEST_METHOD", ""), self.route(environ)
+            REQUESTS.labels(method, route, status[:3]).inc()
+            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+    def route(self, environ: WSGIEnvironment) -> str:
+        try:
+            rule, _ = self.url_map.bind_to_environ(environ).match(return_rule=True)
+        except HTTPException:
+            return "unmatched"
+        return rule.rule
 
 
 @bp.get("/metrics")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from service import config
+from service import settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 UNIT = PROJECT_DIR / "deploy" / "{{ cookiecutter.project_slug }}.service"
@@ -28,9 +28,9 @@ def needs(path: Path) -> pytest.MarkDecorator:
 def graceful_timeout() -> int:
     """Seconds Gunicorn gives in-flight requests on stop, as configured here (.env and the
     environment included); Waitress stops at once."""
-    if not hasattr(config, "GUNICORN_DEFAULTS"):
+    if "GRACEFUL_TIMEOUT" not in settings.DEFAULTS:
         return 0
-    return config.integer(config.read_environment(config.GUNICORN_DEFAULTS), "GRACEFUL_TIMEOUT")
+    return settings.load_settings().graceful_timeout  # type: ignore[attr-defined]
 
 
 @needs(UNIT)
@@ -55,7 +55,7 @@ def test_docker_health_check_asks_a_route_that_answers(client: FlaskClient) -> N
 @needs(DOCKERFILE)
 def test_docker_exposes_the_default_port() -> None:
     exposed = re.findall(r"^EXPOSE (\d+)$", DOCKERFILE.read_text(encoding="utf-8"), re.MULTILINE)
-    assert exposed == [config.DEFAULTS["PORT"]]
+    assert exposed == [settings.DEFAULTS["PORT"]]
 
 
 @needs(DEPLOYMENT)

@@ -1,3 +1,4 @@
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -17,6 +18,21 @@ def test_every_response_carries_security_headers(client: FlaskClient) -> None:
         assert headers["X-Frame-Options"] == "DENY"
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
         assert headers["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/api/hello", "/no/such/page"])
+def test_responses_are_never_cached(client: FlaskClient, path: str) -> None:
+    # OWASP's REST guidance: API answers hold per-user data.
+    assert client.get(path).headers["Cache-Control"] == "no-store"
+
+
+def test_a_view_may_set_its_own_cache_control(app: Flask) -> None:
+    @app.get("/test/cached")
+    def cached() -> tuple[dict[str, str], int, dict[str, str]]:
+        return {"static": "yes"}, 200, {"Cache-Control": "public, max-age=60"}
+
+    headers = app.test_client().get("/test/cached").headers
+    assert headers.getlist("Cache-Control") == ["public, max-age=60"]
 
 
 def test_readyz_is_ready_until_the_process_drains(client: FlaskClient) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from service import config
+from service.settings import DEFAULTS
 from tests.conftest import ALLOWED_ORIGIN, TEST_ENVIRON
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -35,7 +35,6 @@ LAUNCHERS = {
 }
 STARTUP_SECONDS = 15
 WORKERS = 2
-SYNC_WORKERS = getattr(config, "GUNICORN_DEFAULTS", {}).get("WORKER_CLASS") == "sync"
 on_posix = pytest.mark.skipif(sys.platform == "win32", reason="Gunicorn runs on POSIX only")
 
 
@@ -203,15 +202,13 @@ def test_launcher_holds_a_promise_all_burst(serve: Callable[..., Server], name: 
 def test_idle_connections_do_not_delay_a_request(serve: Callable[..., Server], name: str) -> None:
     """Browsers preconnect sockets that send nothing. As many of them as the server has
     threads must not stall it: a normal request still answers within a second."""
-    if name == "gunicorn" and SYNC_WORKERS:
-        pytest.skip("sync workers are stalled by idle connections: keep them behind nginx")
     server = serve(name)
     processes = WORKERS if name == "gunicorn" else 1
     idle = [socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))]
     try:
         idle += [
             socket.create_connection(idle[0].getpeername())
-            for _ in range(processes * int(config.DEFAULTS["THREADS"]) - 1)
+            for _ in range(processes * int(DEFAULTS["THREADS"]) - 1)
         ]
         time.sleep(0.5)  # let the server accept them all before the real request
         started = time.monotonic()

@@ -2,7 +2,7 @@
 
 import re
 
-from service.config import DEFAULTS, PROJECT_DIR, load_settings
+from service.settings import DEFAULTS, PROJECT_DIR, load_settings
 
 NGINX_CONF = (PROJECT_DIR / "deploy" / "nginx.conf").read_text(encoding="utf-8")
 

@@ -1,4 +1,4 @@
-"""What service/edge.py adds to every request: its ID, its headers, its access-log line."""
+"""What service/middleware.py adds to every request: its ID, its headers, its access-log line."""
 
 import logging
 import re
@@ -8,10 +8,10 @@ import pytest
 from flask import Flask, Response, session
 from flask.testing import FlaskClient
 
-from service import request_id
-from service.edge import Edge
-from service.headers import vary_on_origin
-from tests.conftest import ALLOWED_ORIGIN
+from service import logs, middleware
+from service.middleware import Middleware, vary_on_origin
+from service.settings import load_settings
+from tests.conftest import ALLOWED_ORIGIN, TEST_ENVIRON
 
 NEW_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -37,14 +37,14 @@ def test_a_failed_request_has_its_id_on_the_response_and_in_the_log(
 ) -> None:
     caplog.set_level(logging.INFO, logger="access")
     # As service/logs.py configures every handler: records get the request's ID.
-    caplog.handler.addFilter(request_id.RequestIdFilter())
+    caplog.handler.addFilter(logs.RequestIdFilter())
     response = client.get("/test/boom", headers={"X-Request-ID": "trace-boom"})
     assert response.status_code == 500
     assert response.headers["X-Request-ID"] == "trace-boom"
     (exception,) = [record for record in caplog.records if record.exc_info]
     (access,) = [record for record in caplog.records if record.name == "access"]
     assert exception.request_id == access.request_id == "trace-boom"  # type: ignore[attr-defined]
-    assert request_id.current.get() == "-"  # nothing leaks into the next request
+    assert middleware.request_id.get() == "-"  # nothing leaks into the next request
 
 
 def test_one_access_line_per_request_with_its_fields(
@@ -56,12 +56,14 @@ def test_one_access_line_per_request_with_its_fields(
         headers={"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "GET"},
     )
     client.get("/no/such/page\x1b[2J", headers={"Origin": ALLOWED_ORIGIN})
-    preflight, missing = [record for record in caplog.records if record.name == "access"]
-    assert (preflight.method, preflight.path, preflight.status) == ("OPTIONS", "/api/hello", 200)  # type: ignore[attr-defined]
-    assert preflight.origin == ALLOWED_ORIGIN  # type: ignore[attr-defined]
-    assert preflight.duration_ms >= 0  # type: ignore[attr-defined]
+    access = [record for record in caplog.records if record.name == "access"]
+    preflight, missing = [record.fields for record in access]  # type: ignore[attr-defined]
+    assert (preflight["method"], preflight["path"]) == ("OPTIONS", "/api/hello")
+    assert preflight["status"] == 200
+    assert preflight["origin"] == ALLOWED_ORIGIN
+    assert preflight["duration_ms"] >= 0
     # A control character in the path must not reach the log as one: it could forge lines.
-    assert missing.status == 404 and missing.path == "/no/such/page\\x1b[2J"  # type: ignore[attr-defined]
+    assert missing["status"] == 404 and missing["path"] == "/no/such/page\\x1b[2J"
 
 
 def test_a_header_the_view_sets_is_kept(app: Flask, client: FlaskClient) -> None:
@@ -84,9 +86,9 @@ def test_an_apps_own_header_list_is_left_as_it_was() -> None:
         return [b"ok"]
 
     sent: list[list[tuple[str, str]]] = []
-    edge = Edge(reusing_app)
+    wrapped = Middleware(reusing_app, load_settings(TEST_ENVIRON))
     for _ in range(2):
-        edge({"REQUEST_METHOD": "GET"}, lambda _status, headers, _exc=None: sent.append(headers))
+        wrapped({"REQUEST_METHOD": "GET"}, lambda _status, headers, _exc=None: sent.append(headers))
     assert shared == [("Content-Type", "text/plain")]
     assert [len(headers) for headers in sent] == [len(sent[0])] * 2
     assert ("X-Content-Type-Options", "nosniff") in sent[0]
@@ -99,7 +101,7 @@ def test_an_apps_own_header_list_is_left_as_it_was() -> None:
         (["Cookie"], ["Cookie, Origin"]),
         (["Accept, origin"], ["Accept, origin"]),
         (["*"], ["*"]),
-        # Flask's session and flask-cors may each add their own Vary line.
+        # Flask's session and a view may each add their own Vary line.
         (["Cookie", "Origin"], ["Cookie", "Origin"]),
     ],
 )

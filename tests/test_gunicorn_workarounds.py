@@ -1,0 +1,119 @@
+"""The two workarounds in service/gunicorn_hooks.py stay only while Gunicorn needs them.
+
+Each behaviour is shown on plain Gunicorn, without the project's hooks: once a Gunicorn
+release fixes it, the test fails, and the workaround goes. Each is also shown fixed with
+the project's own workaround function.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Launched, raw_request
+
+HELLO_APP = """def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+"""
+# Plain Gunicorn on the launcher's port; each test adds the lines it needs.
+CONFIG = """import os
+bind = "127.0.0.1:" + os.environ["PORT"]
+workers = 1
+control_socket_disable = True
+"""
+GTHREAD = 'worker_class = "gthread"\nthreads = 2\n'
+# A stop signal that arrives between fork and the worker's own signal handlers.
+TERM_WHILE_BOOTING = """import signal
+def post_fork(server, worker):
+{hold}    os.kill(os.getpid(), signal.SIGTERM)
+"""
+HOLD = """    from service.gunicorn_hooks import hold_stop_signals
+    hold_stop_signals(True)
+"""
+RELEASE = "from service.gunicorn_hooks import post_worker_init  # noqa: F401\n"
+
+
+@pytest.fixture(scope="module")
+def baked_default(cookies_session) -> Path:
+    """A default bake, for its service/gunicorn_hooks.py."""
+    result = cookies_session.bake()
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_path)
+
+
+def gunicorn(
+    launch: Callable[..., Launched], folder: Path, config: str, app: str = "hello:app"
+) -> Launched:
+    (folder / "hello.py").write_text(HELLO_APP)
+    (folder / "test.conf.py").write_text(config)
+    command = [sys.executable, "-m", "gunicorn", "--config", "test.conf.py", app]
+    server = launch(folder, command)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+            return server
+        except OSError:
+            time.sleep(0.05)
+    pytest.fail(f"Gunicorn did not listen within 15 s:\n{server.output()}")
+
+
+def request_seconds_behind_idle_connections(server: Launched, idle: int) -> float:
+    """Seconds a request took while `idle` connections that never send anything are open."""
+    sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(idle)]
+    try:
+        time.sleep(0.3)  # every idle connection accepted and handed to a thread
+        started = time.monotonic()
+        assert raw_request(server.port, "GET", "/", timeout=10)[0] == 200
+        return time.monotonic() - started
+    finally:
+        for connection in sockets:
+            connection.close()
+
+
+def test_plain_gthread_still_gives_each_new_connection_a_thread_for_5_s(
+    launch: Callable[..., Launched], tmp_path: Path
+) -> None:
+    """benoitc/gunicorn#3634: while this passes, shorten_gthread_first_data_wait() stays."""
+    server = gunicorn(launch, tmp_path, CONFIG + GTHREAD)
+    raw_request(server.port, "GET", "/")  # the worker has booted
+    seconds = request_seconds_behind_idle_connections(server, idle=2)
+    print(f"plain gthread, 2 threads, 2 idle connections: request took {seconds:.2f} s")
+    assert seconds > 3, "Gunicorn no longer stalls behind idle connections: drop the workaround"
+
+
+def test_the_workaround_lets_a_request_pass_idle_connections(
+    launch: Callable[..., Launched], tmp_path: Path, baked_default: Path
+) -> None:
+    config = CONFIG + GTHREAD + "from service.gunicorn_hooks import on_starting  # noqa\n"
+    server = gunicorn(launch, baked_default, config)
+    raw_request(server.port, "GET", "/")
+    seconds = request_seconds_behind_idle_connections(server, idle=2)
+    assert seconds < 1
+
+
+def test_plain_gunicorn_still_loses_a_stop_signal_sent_while_a_worker_boots(
+    launch: Callable[..., Launched], tmp_path: Path
+) -> None:
+    """benoitc/gunicorn#1910: while this passes, hold_stop_signals() stays."""
+    server = gunicorn(launch, tmp_path, CONFIG + TERM_WHILE_BOOTING.format(hold=""))
+    assert raw_request(server.port, "GET", "/")[0] == 200
+    time.sleep(1)
+    assert raw_request(server.port, "GET", "/")[0] == 200
+    assert "Worker exiting" not in server.output(), (
+        "a booting worker now obeys TERM: drop hold_stop_signals()"
+    )
+
+
+def test_held_stop_signals_reach_the_worker_once_it_is_ready(
+    launch: Callable[..., Launched], baked_default: Path
+) -> None:
+    config = CONFIG + TERM_WHILE_BOOTING.format(hold=HOLD) + RELEASE
+    server = gunicorn(launch, baked_default, config)
+    server.wait_for_output("Worker exiting", seconds=10)

@@ -1,0 +1,184 @@
+"""Per-request plumbing, in one WSGI middleware around the Flask app: the client's address
+from a trusted proxy, a request ID, CORS, default headers and one access-log line, for every
+response, errors and preflights included.
+
+It works on the plain header list the server hands over, before Flask routes the request:
+a preflight from an allowed origin is answered here whatever its path, so the page's real
+request goes out and reads the real status (a 404, a 405) instead of a "CORS error".
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Collection, Iterable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from service.settings import Settings
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# An incoming ID is kept only if it is short and plain: anything else could forge or break
+# log lines, so it is replaced, never echoed or logged. New IDs are 128 random bits from
+# `random`, which reseeds in every forked worker: an ID is a label, not a secret, and
+# os.urandom's system call cost more than the rest of this module's work.
+SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# The ID of the request being answered: each thread and each greenlet sees its own, and
+# every log record carries it (service/logs.py). A view passes it on to services it calls.
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
+
+# Request headers a page may always send: credentials and JSON bodies, the request ID this
+# service keeps, and the W3C trace context that browser tracing adds. CORS_ALLOW_HEADERS
+# adds more.
+ALLOW_HEADERS = ("Authorization", "Content-Type", REQUEST_ID_HEADER, "traceparent", "tracestate")
+ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+# Added to every response that does not set its own.
+DEFAULT_HEADERS = (
+    # API answers hold per-user data: no cache may keep them (OWASP REST Security).
+    ("Cache-Control", "no-store"),
+    # Browsers must not guess a JSON body is HTML or script.
+    ("X-Content-Type-Options", "nosniff"),
+    # An API is never framed; both headers, for old and new browsers.
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("Referrer-Policy", "no-referrer"),
+)
+# Browsers that reached us over HTTPS keep to HTTPS for a year (ignored over plain HTTP).
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+DEFAULT_NAMES = frozenset(name.lower() for name, _ in (*DEFAULT_HEADERS, HSTS, ("Vary", "")))
+
+access_log = logging.getLogger("access")
+
+
+class Middleware:
+    """Wraps the Flask app's `wsgi_app` (see app.py)."""
+
+    def __init__(
+        self, app: WSGIApplication, settings: Settings, cors_exempt: Collection[str] = ()
+    ) -> None:
+        self.app = app
+        self.trusted = frozenset(settings.forwarded_allow_ips)
+        # werkzeug's ProxyFix for one proxy hop, applied only to requests from a trusted peer.
+        self.behind_proxy = ProxyFix(self.handle, x_for=1, x_proto=1)
+        self.origins = frozenset(origin.lower() for origin in settings.cors_origins)
+        self.cors_exempt = frozenset(cors_exempt)
+        # Scripts may read the request ID, to show it in their error messages.
+        self.cors_headers = [("Access-Control-Expose-Headers", REQUEST_ID_HEADER)]
+        if settings.cors_allow_credentials:
+            self.cors_headers.append(("Access-Control-Allow-Credentials", "true"))
+        allowed = ", ".join(ALLOW_HEADERS + settings.cors_allow_headers)
+        # A preflight's answer: these, plus the CORS headers every response gets.
+        self.preflight_headers = [
+            ("Access-Control-Allow-Methods", ALLOW_METHODS),
+            ("Access-Control-Allow-Headers", allowed),
+            ("Access-Control-Max-Age", str(settings.cors_max_age)),
+            ("Content-Length", "0"),
+        ]
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        forwarded = "HTTP_X_FORWARDED_FOR" in environ or "HTTP_X_FORWARDED_PROTO" in environ
+        if forwarded and (environ.get("REMOTE_ADDR") in self.trusted or "*" in self.trusted):
+            return self.behind_proxy(environ, start_response)
+        return self.handle(environ, start_response)
+
+    def handle(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        current_id = incoming if SAFE_ID.fullmatch(incoming) else new_request_id()
+        token = request_id.set(current_id)
+        origin = self.allowed_origin(environ)
+        added = [(REQUEST_ID_HEADER, current_id)]
+        if origin is not None:
+            added += [("Access-Control-Allow-Origin", origin), *self.cors_headers]
+        https = environ.get("wsgi.url_scheme") == "https"
+        # What the access log reports when the app fails before it starts a response.
+        status = "500"
+
+        def respond(answer: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal status
+            status = answer
+            # A new list: the app may hand over one it reuses for every response.
+            return start_response(answer, with_defaults([*headers, *added], https), exc_info)
+
+        try:
+            if (
+                origin is not None
+                and environ["REQUEST_METHOD"] == "OPTIONS"
+                and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+            ):
+                respond("200 OK", self.preflight_headers)
+                return [b""]
+            return self.app(environ, respond)
+        finally:
+            log_request(environ, status, time.perf_counter() - started)
+            request_id.reset(token)
+
+    def allowed_origin(self, environ: WSGIEnvironment) -> str | None:
+        """What Access-Control-Allow-Origin says for this request: None for no CORS."""
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is None or environ.get("PATH_INFO") in self.cors_exempt:
+            return None
+        if origin in self.origins:
+            return origin
+        return "*" if "*" in self.origins else None
+
+
+def new_request_id() -> str:
+    return f"{random.getrandbits(128):032x}"  # nosec B311: a label, not a secret
+
+
+def with_defaults(headers: list[tuple[str, str]], https: bool) -> list[tuple[str, str]]:
+    """`headers` plus each default header the response did not set, and Vary: Origin."""
+    defaults = (*DEFAULT_HEADERS, HSTS) if https else DEFAULT_HEADERS
+    present = {name.lower() for name, _ in headers}
+    if present.isdisjoint(DEFAULT_NAMES):  # the usual case: the view set none of them
+        headers += (*defaults, ("Vary", "Origin"))
+        return headers
+    headers += (header for header in defaults if header[0].lower() not in present)
+    vary_on_origin(headers)
+    return headers
+
+
+def vary_on_origin(headers: list[tuple[str, str]]) -> None:
+    """Name Origin once in Vary: CORS headers depend on it, also when they are left out
+    for a refused origin, so shared caches must key on it."""
+    varies = [index for index, (name, _) in enumerate(headers) if name.lower() == "vary"]
+    listed = {token.strip().lower() for index in varies for token in headers[index][1].split(",")}
+    if listed & {"origin", "*"}:
+        return
+    if varies:
+        name, value = headers[varies[0]]
+        headers[varies[0]] = (name, f"{value}, Origin")
+    else:
+        headers.append(("Vary", "Origin"))
+
+
+def log_request(environ: WSGIEnvironment, status: str, seconds: float) -> None:
+    """One access-log line; the request ID comes from the logging filter."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    method = printable(environ.get("REQUEST_METHOD", ""))
+    path = printable(environ.get("PATH_INFO", ""))
+    code = int(status[:3])
+    duration_ms = round(seconds * 1000, 1)
+    client = environ.get("REMOTE_ADDR", "-")
+    origin = printable(environ.get("HTTP_ORIGIN", "-"))
+    fields = {"method": method, "path": path, "status": code, "duration_ms": duration_ms}
+    fields |= {"client": client, "origin": origin}
+    # Formatted here, leaving logging no arguments to merge: a path may hold "%".
+    line = f"{method} {path} {code} {duration_ms}ms client={client} origin={origin}"
+    access_log.info(line, extra={"fields": fields})
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped: a request must not forge log lines."""
+    if text.isascii() and text.isprintable():
+        return text
+    return text.encode("unicode_escape").decode("ascii")

@@ -1,0 +1,282 @@
+{%- set gunicorn = cookiecutter.server in ("gunicorn", "both") -%}
+"""Every setting of the service, read once from the environment (and `.env`) and checked.
+
+Each setting is an environment variable whose default is in DEFAULTS, and only there:
+`.env.example` and the README list the same names and values, and a test keeps them in
+step. A bad value stops the start with one line naming the variable: a typo must never
+leave a half-configured server running. The app, gunicorn.conf.py and wsgi.py all read
+the one `Settings` object that `load_settings()` returns.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+{%- if cookiecutter.worker_class == "gthread" and gunicorn %}
+from importlib.util import find_spec
+{%- endif %}
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    # Listening on every interface is a server's job; HOST narrows it.
+    "HOST": "{{ cookiecutter.host }}",  # nosec B104
+    "PORT": "{{ cookiecutter.port }}",
+{%- if gunicorn %}
+    # Gunicorn processes: "auto" = 2 x CPU cores + 1, which keeps every core busy while
+    # some workers wait on I/O (Gunicorn's own advice; typical range 2-4 x cores).
+    "WORKERS": "{{ cookiecutter.workers }}",
+{%- endif %}
+    # Requests each process runs at once: handlers that wait on I/O need many.
+    "THREADS": "{{ cookiecutter.threads }}",
+    "CORS_ORIGINS": "{{ cookiecutter.cors_origins }}",
+    "CORS_ALLOW_CREDENTIALS": "{{ cookiecutter.cors_allow_credentials | lower }}",
+    # Request headers a page may send besides the ones the service always allows.
+    "CORS_ALLOW_HEADERS": "",
+    # Seconds a browser caches a preflight answer (Chromium caps it at 7200).
+    "CORS_MAX_AGE": "600",
+    "LOG_LEVEL": "INFO",
+    # json (for log collectors) or text (for people); empty: text on a terminal, else json.
+    "LOG_FORMAT": "",
+    "LOG_FILE": "{{ 'app.log' if cookiecutter.log_file else '' }}",
+    # 1 MiB: enough for JSON APIs; larger bodies get a 413 before a view reads them.
+    "MAX_CONTENT_LENGTH": "1048576",
+    # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed.
+    "FORWARDED_ALLOW_IPS": "127.0.0.1",
+{%- if cookiecutter.include_metrics %}
+    # Who may read /metrics; empty lets anyone (keep it off the internet another way).
+    "METRICS_ALLOW_IPS": "",
+{%- endif %}
+{%- if gunicorn %}
+    "WORKER_CLASS": "{{ cookiecutter.worker_class }}",
+    # Open connections per Gunicorn worker, busy or idle: the burst budget.
+    "WORKER_CONNECTIONS": "1000",
+    # Seconds a request may run before its worker is replaced.
+    "TIMEOUT": "30",
+    # Seconds in-flight requests get to finish on stop or reload.
+    "GRACEFUL_TIMEOUT": "30",
+    # Seconds an idle keep-alive connection waits for the page's next request.
+    "KEEPALIVE": "5",
+    # Restart a worker after this many requests (0: never).
+    "MAX_REQUESTS": "0",
+{%- endif %}
+}
+{%- if gunicorn %}
+WORKER_CLASSES = ("gthread", "gevent")
+{%- endif %}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "text")
+ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
+HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True}
+BOOLEANS |= {"0": False, "false": False, "no": False, "off": False}
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot start with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    secret_key: str
+    host: str
+    port: int
+{%- if gunicorn %}
+    workers: int
+{%- endif %}
+    threads: int
+    cors_origins: tuple[str, ...]
+    cors_allow_credentials: bool
+    cors_allow_headers: tuple[str, ...]
+    cors_max_age: int
+    log_level: str
+    log_format: str
+    log_file: Path | None
+    max_content_length: int
+    forwarded_allow_ips: tuple[str, ...]
+{%- if cookiecutter.include_metrics %}
+    metrics_allow_ips: tuple[str, ...]
+{%- endif %}
+{%- if gunicorn %}
+    worker_class: str
+    worker_connections: int
+    timeout: int
+    graceful_timeout: int
+    keepalive: int
+    max_requests: int
+{%- endif %}
+
+    @property
+    def listen_address(self) -> str:
+        """`host:port`, with an IPv6 host in brackets as servers expect."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
+    """The settings in `environ` (default: `.env` overlaid by the real environment)."""
+    if environ is None:
+        environ = {**dotenv_values(PROJECT_DIR / ".env"), **os.environ}
+    env = {**DEFAULTS, **{name: value for name, value in environ.items() if value is not None}}
+    origins = _origins(env["CORS_ORIGINS"])
+    credentials = boolean(env, "CORS_ALLOW_CREDENTIALS")
+    if credentials and "*" in origins:
+        # Browsers reject this pair anyway; refusing it here names the real problem.
+        raise SettingsError(
+            "CORS_ORIGINS: '*' cannot be combined with CORS_ALLOW_CREDENTIALS=true; "
+            "list the allowed origins instead"
+        )
+    return Settings(
+        secret_key=_secret_key(env.get("SECRET_KEY", "")),
+        host=_host(env["HOST"]),
+        port=integer(env, "PORT", maximum=65535),
+{%- if gunicorn %}
+        workers=_workers(env["WORKERS"]),
+{%- endif %}
+        threads=integer(env, "THREADS"),
+        cors_origins=origins,
+        cors_allow_credentials=credentials,
+        cors_allow_headers=_header_names(env["CORS_ALLOW_HEADERS"]),
+        cors_max_age=integer(env, "CORS_MAX_AGE", minimum=0),
+        log_level=_log_level(env["LOG_LEVEL"]),
+        log_format=_log_format(env),
+        log_file=PROJECT_DIR / env["LOG_FILE"] if env["LOG_FILE"] else None,
+        max_content_length=integer(env, "MAX_CONTENT_LENGTH"),
+        forwarded_allow_ips=addresses(env, "FORWARDED_ALLOW_IPS"),
+{%- if cookiecutter.include_metrics %}
+        metrics_allow_ips=addresses(env, "METRICS_ALLOW_IPS"),
+{%- endif %}
+{%- if gunicorn %}
+        worker_class=_worker_class(env),
+        worker_connections=integer(env, "WORKER_CONNECTIONS"),
+        timeout=integer(env, "TIMEOUT"),
+        graceful_timeout=integer(env, "GRACEFUL_TIMEOUT"),
+        keepalive=integer(env, "KEEPALIVE", minimum=0),
+        max_requests=integer(env, "MAX_REQUESTS", minimum=0),
+{%- endif %}
+    )
+
+
+def integer(env: Mapping[str, str], name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """`env[name]` as a whole number within bounds, or a SettingsError naming it."""
+    raw = env[name]
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+        raise SettingsError(f"{name} must be a whole number {bounds} (got {raw!r})")
+    return value
+
+
+def choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """`env[name]` if it is one of `choices`, or a SettingsError naming it."""
+    if env[name] not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)} (got {env[name]!r})")
+    return env[name]
+
+
+def boolean(env: Mapping[str, str], name: str) -> bool:
+    """`env[name]` as true or false (also 1/0, yes/no, on/off), or a SettingsError."""
+    try:
+        return BOOLEANS[env[name].strip().lower()]
+    except KeyError:
+        raise SettingsError(f"{name} must be true or false (got {env[name]!r})") from None
+
+
+def addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """`env[name]` as comma-separated IP addresses (or *), or a SettingsError naming it."""
+    found = tuple(address.strip() for address in env[name].split(",") if address.strip())
+    for address in found:
+        if address != "*":
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise SettingsError(
+                    f"{name} must be '*' or comma-separated IP addresses (got {address!r})"
+                ) from None
+    return found
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (a container's share, not the host's total)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _secret_key(raw: str) -> str:
+    if not raw:
+        raise SettingsError(
+            "SECRET_KEY is not set: put a long random value in the environment or .env, "
+            'e.g. from: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
+    return raw
+
+
+def _host(raw: str) -> str:
+    if not raw or any(char.isspace() for char in raw):
+        raise SettingsError(f"HOST must be an address or host name (got {raw!r})")
+    return raw
+{%- if gunicorn %}
+
+
+def _workers(raw: str) -> int:
+    if raw.strip().lower() == "auto":
+        return 2 * cpu_count() + 1
+    return integer({"WORKERS": raw}, "WORKERS")
+
+
+def _worker_class(env: Mapping[str, str]) -> str:
+    worker_class = choice(env, "WORKER_CLASS", WORKER_CLASSES)
+{%- if cookiecutter.worker_class == "gthread" %}
+    if worker_class == "gevent" and find_spec("gevent") is None:
+        # Only a gevent bake lists gevent in its dependencies.
+        raise SettingsError("WORKER_CLASS=gevent needs gevent: pip install 'gunicorn[gevent]'")
+{%- endif %}
+    return worker_class
+{%- endif %}
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if origin != "*" and not ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                "CORS_ORIGINS must be '*' or comma-separated origins like "
+                f"https://app.example.com:8443, without a path (got {origin!r})"
+            )
+    if not origins:
+        raise SettingsError("CORS_ORIGINS must name at least one origin, or '*' (got '')")
+    return origins
+
+
+def _header_names(raw: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    for name in names:
+        if not HEADER_NAME.fullmatch(name):
+            raise SettingsError(
+                f"CORS_ALLOW_HEADERS must be comma-separated header names (got {name!r})"
+            )
+    return names
+
+
+def _log_level(raw: str) -> str:
+    if raw.upper() not in LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (got {raw!r})")
+    return raw.upper()
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    if not env["LOG_FORMAT"]:
+        # Under systemd, Docker or Kubernetes stderr is no terminal: collectors get JSON.
+        return "text" if sys.stderr.isatty() else "json"
+    return choice(env, "LOG_FORMAT", LOG_FORMATS)
