@@ -5,6 +5,8 @@
 - `plain`: a plain Flask app with the same `/api/hello`: what our stack is compared to.
 - `logged`: `plain` writing the generated app's access-log line for each request
   (service/middleware.py), as an access log kept by the launcher would.
+- `cors`: `plain` with flask-cors added and the same 50 ms route, as a team adds it to
+  cookiecutter-flask's app: the reference row.
 - `bare`: a bare WSGI app, no framework: the ceiling for a server setting. It answers
   preflights and requests with a CORS header so the load check accepts them, and
   `/bench/io` waits 50 ms like the generated route.
@@ -24,6 +26,7 @@ from typing import Any
 
 from app import create_app
 from flask import Flask
+from flask_cors import CORS
 from service import middleware
 
 IO_PATH = "/bench/io"
@@ -50,6 +53,13 @@ def build_plain() -> Flask:
     plain_app = Flask("plain")
     plain_app.add_url_rule("/api/hello", "hello", hello_view)
     return plain_app
+
+
+def build_cors() -> Flask:
+    cors_app = build_plain()
+    cors_app.add_url_rule(IO_PATH, "bench_io", io_view)
+    CORS(cors_app, origins=os.environ.get("CORS_ORIGINS", "*").split(","), max_age=600)
+    return cors_app
 
 
 def with_access_line(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,7 +99,9 @@ def bare(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterabl
 app = build_app()
 plain = build_plain()
 logged = with_access_line(build_plain())
+cors = build_cors()
 TARGETS: dict[str, Callable[..., Any]] = {
+    "cors": cors,
     "app": app,
     "plain": plain,
     "logged": logged,

@@ -41,11 +41,11 @@ class Setup:
     label: str
     argv: Argv
     env: dict[str, str] = field(default_factory=dict)
-    # The common advice for the same server, which this setting's speed is compared to.
-    compared_to: str = "gunicorn-w4"
     # Gunicorn reads ./gunicorn.conf.py whenever it exists, so settings that must run
     # without it start from the project's parent folder instead.
     outside_project: bool = False
+    # The apps (see APPS) the I/O burst is fired at on this setting.
+    burst_apps: tuple[str, ...] = ("app", "bare")
 
 
 def gunicorn_launcher(worker_class: str) -> Setup:
@@ -71,12 +71,8 @@ def script(mode: str) -> Argv:
 
 LAUNCHER_GTHREAD = gunicorn_launcher("gthread")
 LAUNCHER_GEVENT = gunicorn_launcher("gevent")
-LAUNCHER_SYNC = gunicorn_launcher("sync")
 WAITRESS_ENTRY = Setup(
-    "waitress-entry",
-    "generated waitress entry (wsgi.serve)",
-    script("waitress-entry"),
-    compared_to="waitress-t4",
+    "waitress-entry", "generated waitress entry (wsgi.serve)", script("waitress-entry")
 )
 GUNICORN_W4 = Setup(
     "gunicorn-w4",
@@ -97,10 +93,20 @@ GUNICORN_W4 = Setup(
     outside_project=True,
 )
 WAITRESS_T4 = Setup(
-    "waitress-t4",
-    "common advice: waitress serve(app, threads=4)",
-    script("waitress-threads-4"),
-    compared_to="waitress-t4",
+    "waitress-t4", "common advice: waitress serve(app, threads=4)", script("waitress-threads-4")
+)
+# cookiecutter-flask's production command, serving plain Flask with flask-cors added: the
+# reference the generated launchers must match on the burst.
+COOKIECUTTER_FLASK = Setup(
+    "cookiecutter-flask",
+    "reference: cookiecutter-flask's gunicorn -k gevent -w 4, plain Flask + flask-cors",
+    lambda target, project: [
+        *(PYTHON, "-m", "gunicorn", "-k", "gevent", "-w", "4"),
+        *("--max-requests", "5000", "--max-requests-jitter", "500"),
+        *("--bind", "127.0.0.1:$PORT", "--pythonpath", str(project), f"bench_app:{target}"),
+    ],
+    outside_project=True,
+    burst_apps=("cors",),
 )
 DEV_SERVER = Setup("dev-server", "Flask dev server (threaded)", script("dev-server"))
 
@@ -241,6 +247,8 @@ APPS: dict[str, tuple[str, dict[str, str]]] = {
     # Plain Flask plus the generated app's access-log line: the cost of the rest of it.
     "logged": ("logged", {}),
     "bare": ("bare", {}),
+    # Plain Flask with flask-cors, for the reference row.
+    "cors": ("cors", {}),
 }
 
 

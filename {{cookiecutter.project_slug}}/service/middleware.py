@@ -9,16 +9,15 @@ request goes out and reads the real status (a 404, a 405) instead of a "CORS err
 
 from __future__ import annotations
 
-import logging
 import random
 import re
 import time
 from collections.abc import Collection, Iterable
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from service.logs import access, request_id
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,9 +29,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # `random`, which reseeds in every forked worker: an ID is a label, not a secret, and
 # os.urandom's system call cost more than the rest of this module's work.
 SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-# The ID of the request being answered: each thread and each greenlet sees its own, and
-# every log record carries it (service/logs.py). A view passes it on to services it calls.
-request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 # Request headers a page may always send: credentials and JSON bodies, the request ID this
 # service keeps, and the W3C trace context that browser tracing adds. CORS_ALLOW_HEADERS
@@ -52,9 +48,10 @@ DEFAULT_HEADERS = (
 )
 # Browsers that reached us over HTTPS keep to HTTPS for a year (ignored over plain HTTP).
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-DEFAULT_NAMES = frozenset(name.lower() for name, _ in (*DEFAULT_HEADERS, HSTS, ("Vary", "")))
-
-access_log = logging.getLogger("access")
+# What responses get, Vary last (response_headers() relies on it).
+WITHOUT_HSTS = (*DEFAULT_HEADERS, ("Vary", "Origin"))
+WITH_HSTS = (*DEFAULT_HEADERS, HSTS, ("Vary", "Origin"))
+DEFAULT_NAMES = frozenset(name.lower() for name, _ in WITH_HSTS)
 
 
 class Middleware:
@@ -104,8 +101,7 @@ class Middleware:
         def respond(answer: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             nonlocal status
             status = answer
-            # A new list: the app may hand over one it reuses for every response.
-            return start_response(answer, with_defaults([*headers, *added], https), exc_info)
+            return start_response(answer, response_headers(headers, added, https), exc_info)
 
         try:
             if (
@@ -134,16 +130,19 @@ def new_request_id() -> str:
     return f"{random.getrandbits(128):032x}"  # nosec B311: a label, not a secret
 
 
-def with_defaults(headers: list[tuple[str, str]], https: bool) -> list[tuple[str, str]]:
-    """`headers` plus each default header the response did not set, and Vary: Origin."""
-    defaults = (*DEFAULT_HEADERS, HSTS) if https else DEFAULT_HEADERS
-    present = {name.lower() for name, _ in headers}
-    if present.isdisjoint(DEFAULT_NAMES):  # the usual case: the view set none of them
-        headers += (*defaults, ("Vary", "Origin"))
-        return headers
-    headers += (header for header in defaults if header[0].lower() not in present)
-    vary_on_origin(headers)
-    return headers
+def response_headers(
+    headers: list[tuple[str, str]], added: list[tuple[str, str]], https: bool
+) -> list[tuple[str, str]]:
+    """A new list (the app may reuse its own): the app's headers, `added`, and each default
+    header the app did not set, with Vary naming Origin."""
+    defaults = WITH_HSTS if https else WITHOUT_HSTS
+    names = {name.lower() for name, _ in headers}
+    if names.isdisjoint(DEFAULT_NAMES):  # the usual case: the view set none of them
+        return [*headers, *added, *defaults]
+    missing = [header for header in defaults[:-1] if header[0].lower() not in names]
+    merged = [*headers, *added, *missing]
+    vary_on_origin(merged)
+    return merged
 
 
 def vary_on_origin(headers: list[tuple[str, str]]) -> None:
@@ -161,8 +160,8 @@ def vary_on_origin(headers: list[tuple[str, str]]) -> None:
 
 
 def log_request(environ: WSGIEnvironment, status: str, seconds: float) -> None:
-    """One access-log line; the request ID comes from the logging filter."""
-    if not access_log.isEnabledFor(logging.INFO):
+    """The request's access line (service/logs.py writes it with its request ID)."""
+    if not access.enabled:
         return
     method = printable(environ.get("REQUEST_METHOD", ""))
     path = printable(environ.get("PATH_INFO", ""))
@@ -172,9 +171,8 @@ def log_request(environ: WSGIEnvironment, status: str, seconds: float) -> None:
     origin = printable(environ.get("HTTP_ORIGIN", "-"))
     fields = {"method": method, "path": path, "status": code, "duration_ms": duration_ms}
     fields |= {"client": client, "origin": origin}
-    # Formatted here, leaving logging no arguments to merge: a path may hold "%".
-    line = f"{method} {path} {code} {duration_ms}ms client={client} origin={origin}"
-    access_log.info(line, extra={"fields": fields})
+    message = f"{method} {path} {code} {duration_ms}ms client={client} origin={origin}"
+    access.write(message, fields)
 
 
 def printable(text: str) -> str:

@@ -1,14 +1,16 @@
 """What service/middleware.py adds to every request: its ID, its headers, its access-log line."""
 
+import json
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask import Flask, Response, session
 from flask.testing import FlaskClient
 
-from service import logs, middleware
+from service import logs
 from service.middleware import Middleware, vary_on_origin
 from service.settings import load_settings
 from tests.conftest import ALLOWED_ORIGIN, TEST_ENVIRON
@@ -32,38 +34,81 @@ def test_each_request_without_an_id_gets_its_own(client: FlaskClient) -> None:
     assert len(ids) == 3 and all(NEW_ID.fullmatch(found) for found in ids)
 
 
-def test_a_failed_request_has_its_id_on_the_response_and_in_the_log(
-    client: FlaskClient, caplog: pytest.LogCaptureFixture
-) -> None:
+class Lines:
+    """Stands in for a log handler: keeps the access lines it is given."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.lines]
+
+
+@pytest.fixture
+def access_lines(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> Lines:
+    """The access lines of this test's requests, in JSON."""
     caplog.set_level(logging.INFO, logger="access")
+    lines = Lines()
+    monkeypatch.setattr(logs.access, "handlers", [lines])
+    monkeypatch.setattr(logs.access, "json", True)
+    return lines
+
+
+def test_a_failed_request_has_its_id_on_the_response_and_in_the_log(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture, access_lines: Lines
+) -> None:
     # As service/logs.py configures every handler: records get the request's ID.
     caplog.handler.addFilter(logs.RequestIdFilter())
     response = client.get("/test/boom", headers={"X-Request-ID": "trace-boom"})
     assert response.status_code == 500
     assert response.headers["X-Request-ID"] == "trace-boom"
     (exception,) = [record for record in caplog.records if record.exc_info]
-    (access,) = [record for record in caplog.records if record.name == "access"]
-    assert exception.request_id == access.request_id == "trace-boom"  # type: ignore[attr-defined]
-    assert middleware.request_id.get() == "-"  # nothing leaks into the next request
+    (access,) = access_lines.records()
+    assert exception.request_id == access["request_id"] == "trace-boom"  # type: ignore[attr-defined]
+    assert (access["status"], access["message"]) == (500, access["message"])
+    assert logs.request_id.get() == "-"  # nothing leaks into the next request
 
 
 def test_one_access_line_per_request_with_its_fields(
-    client: FlaskClient, caplog: pytest.LogCaptureFixture
+    client: FlaskClient, access_lines: Lines
 ) -> None:
-    caplog.set_level(logging.INFO, logger="access")
     client.options(
         "/api/hello",
         headers={"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "GET"},
     )
     client.get("/no/such/page\x1b[2J", headers={"Origin": ALLOWED_ORIGIN})
-    access = [record for record in caplog.records if record.name == "access"]
-    preflight, missing = [record.fields for record in access]  # type: ignore[attr-defined]
+    preflight, missing = access_lines.records()
     assert (preflight["method"], preflight["path"]) == ("OPTIONS", "/api/hello")
-    assert preflight["status"] == 200
+    assert (preflight["status"], preflight["logger"], preflight["level"]) == (200, "access", "INFO")
     assert preflight["origin"] == ALLOWED_ORIGIN
     assert preflight["duration_ms"] >= 0
+    assert preflight["message"].startswith("OPTIONS /api/hello 200 ")
     # A control character in the path must not reach the log as one: it could forge lines.
     assert missing["status"] == 404 and missing["path"] == "/no/such/page\\x1b[2J"
+
+
+def test_the_access_line_follows_the_access_loggers_level(
+    client: FlaskClient, access_lines: Lines, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="access")
+    client.get("/api/hello")
+    assert access_lines.lines == []
+
+
+def test_text_access_line_reads_like_every_other_line(
+    client: FlaskClient, access_lines: Lines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs.access, "json", False)
+    client.get("/api/hello", headers={"X-Request-ID": "trace-text", "Origin": ALLOWED_ORIGIN})
+    (line,) = access_lines.lines
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO \[\d+\] access \[trace-text\]: "
+        rf"GET /api/hello 200 [\d.]+ms client=127\.0\.0\.1 origin={ALLOWED_ORIGIN}",
+        line,
+    ), line
 
 
 def test_a_header_the_view_sets_is_kept(app: Flask, client: FlaskClient) -> None:
