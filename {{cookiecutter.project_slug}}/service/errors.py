@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 from werkzeug.exceptions import HTTPException
 
 
@@ -16,7 +14,7 @@ def init_app(app: Flask) -> None:
 def json_error(error: HTTPException) -> Response:
     # get_response() keeps the error's own headers, such as Allow on a 405.
     response = error.get_response()
-    response.data = json.dumps(
+    response.data = current_app.json.dumps(
         {"status": error.code, "error": error.name, "message": error.description}
     )
     response.content_type = "application/json"

@@ -1,4 +1,7 @@
+import datetime
+
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 
@@ -27,3 +30,12 @@ def test_echo_refuses_anything_but_a_json_object(
     response = client.post("/api/echo", data=body, content_type="application/json")
     assert response.status_code == status
     assert response.get_json()["status"] == status
+
+
+def test_json_is_written_as_flask_writes_it_with_iso_dates(app: Flask) -> None:
+    @app.get("/test/shapes")
+    def shapes() -> dict[object, object]:
+        return {"b": 1, "a": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC), 3: None}
+
+    body = app.test_client().get("/test/shapes").data
+    assert body == b'{"3":null,"a":"2026-01-02T03:04:05+00:00","b":1}\n'
