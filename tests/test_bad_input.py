@@ -14,6 +14,8 @@ from tests.conftest import TEMPLATE_DIR, run
 INVALID = [
     ({"project_slug": "My-Service"}, "project_slug", "lower-case letter"),
     ({"project_slug": "1service"}, "project_slug", "lower-case letter"),
+    ({"python_version": "3.10"}, "python_version", "3.11, 3.12, 3.13 or 3.14"),
+    ({"python_version": "3"}, "python_version", "3.11, 3.12, 3.13 or 3.14"),
     ({"port": "0"}, "port", "1 to 65535"),
     ({"port": "70000"}, "port", "1 to 65535"),
     ({"port": "http"}, "port", "1 to 65535"),
@@ -64,7 +66,7 @@ def test_cli_prints_one_line_naming_the_prompt(
 
 @pytest.mark.parametrize(
     ("prompt", "value"),
-    [("server", "apache"), ("worker_class", "eventlet"), ("python_version", "2.7")],
+    [("server", "apache"), ("worker_class", "eventlet")],
 )
 def test_unknown_choice_is_refused_before_anything_is_written(
     tmp_path: Path, prompt: str, value: str

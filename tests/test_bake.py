@@ -5,20 +5,20 @@ from __future__ import annotations
 import re
 import stat
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import leftover_template_syntax, run, text_files, tool
+from tests.conftest import DEFAULTS, leftover_template_syntax, run, text_files, tool
 
 ALWAYS = {
     "app.py",
     "wsgi.py",
     "service/settings.py",
     "service/middleware.py",
-    "requirements.txt",
-    "requirements-dev.txt",
     "pyproject.toml",
+    ".python-version",
     "README.md",
     ".env",
     ".env.example",
@@ -51,15 +51,24 @@ def test_files_follow_the_server_choice(baked: Path, answers: dict[str, object])
             assert not files & present, f"launcher of unchosen {server} shipped"
 
 
-def test_requirements_follow_the_server_choice(baked: Path, answers: dict[str, object]) -> None:
-    requirements = (baked / "requirements.txt").read_text()
+def test_dependencies_follow_the_answers(baked: Path, answers: dict[str, object]) -> None:
+    project = tomllib.loads((baked / "pyproject.toml").read_text())["project"]
+    dependencies = " ".join(project["dependencies"])
     servers = chosen(answers["server"])
     gevent = answers.get("worker_class") == "gevent"
     gunicorn = "gunicorn[gevent]>=25.2" if gevent else "gunicorn>=25.2"
-    assert (f'{gunicorn}; sys_platform != "win32"' in requirements) is ("gunicorn" in servers)
-    assert ("waitress>=3.0.2" in requirements) is ("waitress" in servers)
-    assert ("gevent" in requirements) is gevent
-    assert ("prometheus-client>=" in requirements) is bool(answers.get("include_metrics"))
+    assert (f"{gunicorn}; sys_platform != 'win32'" in dependencies) is ("gunicorn" in servers)
+    assert ("waitress>=3.0.2" in dependencies) is ("waitress" in servers)
+    assert ("gevent" in dependencies) is gevent
+    assert ("prometheus-client>=" in dependencies) is bool(answers.get("include_metrics"))
+
+
+def test_python_version_is_pinned_and_required(baked: Path, answers: dict[str, object]) -> None:
+    version = str(answers.get("python_version", DEFAULTS["python_version"]))
+    assert (baked / ".python-version").read_text() == f"{version}\n"
+    pyproject = tomllib.loads((baked / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == f">={version}"
+    assert pyproject["tool"]["ruff"]["target-version"] == f"py{version.replace('.', '')}"
 
 
 def test_env_holds_a_fresh_private_secret_key(baked: Path) -> None:
@@ -95,9 +104,10 @@ def test_pre_commit_config_is_valid_and_runs_what_ci_runs(baked: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     text = config.read_text()
     assert "id: ruff-check" in text and "id: ruff-format" in text
-    # The pinned ruff must satisfy requirements-dev.txt, which CI installs.
+    # The pinned ruff must satisfy the dev group's floor, which CI installs.
     pinned = re.search(r"ruff-pre-commit\n\s+rev: v(\d+)\.(\d+)\.\d+", text)
-    floor = re.search(r"^ruff>=(\d+)\.(\d+)", (baked / "requirements-dev.txt").read_text(), re.M)
+    dev = tomllib.loads((baked / "pyproject.toml").read_text())["dependency-groups"]["dev"]
+    floor = re.search(r"^ruff>=(\d+)\.(\d+)", "\n".join(dev), re.M)
     assert pinned and floor
     assert tuple(map(int, pinned.groups())) >= tuple(map(int, floor.groups()))
 

@@ -110,7 +110,7 @@ def browser() -> Iterator[Browser]:
             pytest.fail(f"{reason} (CI=true: the browser tests must run)")
         pytest.skip(reason)
     if sync_playwright is None:
-        pytest.fail("playwright is not installed: pip install -r requirements.txt")
+        pytest.fail("playwright is not installed: uv sync")
     # Never `playwright install`: its browser downloads are not needed, Debian's is used.
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import leftover_template_syntax, run, text_files, tool
+from tests.conftest import DEFAULTS, leftover_template_syntax, run, text_files, tool
 
 SLUG = "flask_service"
 NAME = "flask-service"  # Kubernetes names allow no underscore.
@@ -38,7 +38,7 @@ FILES = {
     "include_kubernetes": {
         f"deploy/k8s/{kind}.yaml" for kind in ("deployment", "service", "hpa", "pdb")
     },
-    "include_github_actions": {".github/workflows/ci.yml"},
+    "include_github_actions": {".github/workflows/ci.yml", ".github/dependabot.yml"},
 }
 README_HEADINGS = {
     "include_systemd": "### systemd (Linux)",
@@ -151,11 +151,28 @@ def test_kubernetes_manifests_pass_strict_schema_validation(full) -> None:
     assert result.stdout.count(" passed ") == len(manifests), result.stdout
 
 
-def test_workflow_passes_the_github_schema(full) -> None:
+@pytest.mark.parametrize(
+    ("schema", "path"),
+    [
+        ("vendor.github-workflows", ".github/workflows/ci.yml"),
+        ("vendor.dependabot", ".github/dependabot.yml"),
+    ],
+    ids=["workflow", "dependabot"],
+)
+def test_github_files_pass_their_schemas(full, schema: str, path: str) -> None:
     project, _ = full
-    command = [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows"]
-    result = run([*command, ".github/workflows/ci.yml"], project, timeout=60)
+    command = [tool("check-jsonschema"), "--builtin-schema", schema, path]
+    result = run(command, project, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dependabot_updates_the_lock_and_what_else_ships(full) -> None:
+    project, answers = full
+    updates = yaml.safe_load((project / ".github/dependabot.yml").read_text())["updates"]
+    ecosystems = {update["package-ecosystem"] for update in updates}
+    assert ecosystems == {"uv", "github-actions"} | (
+        {"docker"} if answers["include_docker"] else set()
+    )
 
 
 # --- systemd
@@ -272,12 +289,16 @@ def test_dockerfile_layers_user_and_command(full) -> None:
     steps = dockerfile(project)
     instructions = [name for name, _ in steps]
     arguments = dict(steps)  # the last of each kind
-    assert steps[0] == ("FROM", f"python:{answers.get('python_version', '3.14')}-slim")
-    # Dependencies in their own layer, before the code.
+    version = answers.get("python_version", DEFAULTS["python_version"])
+    assert steps[0] == ("FROM", f"python:{version}-slim")
+    # The locked dependencies without the dev group, in their own layer, before the code.
     copies = [args for name, args in steps if name == "COPY"]
-    assert copies == ["requirements.txt .", ". ."]
-    install = next(i for i, (name, args) in enumerate(steps) if "pip install" in args)
-    assert steps.index(("COPY", "requirements.txt .")) < install < steps.index(("COPY", ". ."))
+    assert copies[1:] == ["pyproject.toml uv.lock ./", ". ."]
+    assert re.fullmatch(
+        r"--from=ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+ /uv /usr/local/bin/uv", copies[0]
+    )
+    install = steps.index(("RUN", "uv sync --locked --no-dev"))
+    assert steps.index(("COPY", copies[1])) < install < steps.index(("COPY", ". ."))
     user = arguments["USER"].split(":")[0]
     assert user.isdigit() and int(user) > 0, "must run as a numeric non-root user"
     assert instructions.index("USER") > steps.index(("COPY", ". ."))
@@ -329,10 +350,11 @@ def test_dockerignore_keeps_secrets_out_and_the_service_in(full) -> None:
     (project / ".venv/bin/python").write_text("")
     (project / ".git").mkdir(exist_ok=True)
     (project / ".git/config").write_text("")
+    (project / "uv.lock").write_text("")  # what `uv lock` writes before a build
     sent = build_context(project)
     for secret in (".env", ".venv/bin/python", ".git/config"):
         assert secret not in sent
-    needed = {"app.py", "wsgi.py", "requirements.txt", "service/settings.py", "service/health.py"}
+    needed = {"app.py", "wsgi.py", "pyproject.toml", "uv.lock", "service/settings.py"}
     if gunicorn_in(answers):
         needed |= {"start.sh", "gunicorn.conf.py"}
     assert needed <= sent
@@ -514,26 +536,23 @@ def test_workflow_lints_and_tests_on_the_chosen_python(full) -> None:
     project, answers = full
     workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
     jobs = workflow["jobs"]
-    version = answers.get("python_version", "3.14")
     runners = {}
     for name, job in jobs.items():
+        # uv picks the Python from .python-version, and installs the lock once committed.
         setup = next(
-            step
-            for step in job["steps"]
-            if step.get("uses", "").startswith("actions/setup-python@")
+            step for step in job["steps"] if step.get("uses", "").startswith("astral-sh/setup-uv@")
         )
-        assert setup["with"]["python-version"] == version, name
-        assert setup["with"]["cache"] == "pip", name
-        assert "requirements-dev.txt" in setup["with"]["cache-dependency-path"], name
+        assert setup["with"]["enable-cache"] is True, name
         assert "timeout-minutes" in job, name
-        runners[name] = (
-            job["runs-on"],
-            [step.get("run") for step in job["steps"] if "run" in step],
-        )
+        runs = [step.get("run") for step in job["steps"] if "run" in step]
+        assert runs[0] == "if [ -f uv.lock ]; then uv sync --locked; else uv sync; fi", name
+        runners[name] = (job["runs-on"], runs)
+    version = answers.get("python_version", DEFAULTS["python_version"])
+    assert (project / ".python-version").read_text().strip() == version
     commands = [command for _, runs in runners.values() for command in runs]
-    assert "python -m ruff check ." in commands
-    assert "python -m ruff format --check ." in commands
-    testing = {runner for runner, runs in runners.values() if "python -m pytest" in runs}
+    assert "uv run ruff check ." in commands
+    assert "uv run ruff format --check ." in commands
+    testing = {runner for runner, runs in runners.values() if "uv run pytest" in runs}
     expected = (
         {"ubuntu-latest", "windows-latest"}
         if answers["server"] != "gunicorn"

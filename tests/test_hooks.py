@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import local_extensions
 from hooks import post_gen_project, pre_gen_project
 from tests.conftest import DEFAULTS
 
@@ -14,6 +15,21 @@ from tests.conftest import DEFAULTS
 def test_defaults_pass_every_validator() -> None:
     answers = {**DEFAULTS, "project_slug": "flask_service"}
     assert pre_gen_project.errors(answers) == []
+
+
+def test_python_versions_are_listed_once_for_the_default_and_the_check() -> None:
+    assert pre_gen_project.PYTHONS == local_extensions.SUPPORTED_PYTHONS
+
+
+@pytest.mark.parametrize(
+    ("running", "default"),
+    [((3, 12), "3.12"), ((3, 11), "3.11"), ((3, 10), "3.14"), ((3, 15), "3.14")],
+)
+def test_python_version_defaults_to_the_running_python_when_supported(
+    monkeypatch: pytest.MonkeyPatch, running: tuple[int, int], default: str
+) -> None:
+    monkeypatch.setattr(local_extensions.sys, "version_info", (*running, 0, "final", 0))
+    assert local_extensions.running_python() == default
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,10 @@
-"""Every dependency set a bake can have installs from the baked project's own files into a
-fresh virtualenv, and its launcher starts there as the project's README says.
+"""Every dependency set a bake can have installs from the baked project's own files, in a
+fresh clone of it, and its launcher starts there as the project's README says: with uv
+(`uv sync`) and with plain pip and venv (`pip install -e . --group dev`).
 
 The rest of the suite runs baked projects with this interpreter, which has every package
-any bake could need: a dependency missing from a bake's own files shows only here.
+any bake could need: a dependency missing from a bake's own files shows only here. The
+bakes target this machine's Python (the default), which uv finds without a download.
 """
 
 from __future__ import annotations
@@ -13,39 +15,73 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Launched, run
+from tests.conftest import Launched, run, tool
 
-# (answers, launcher as the README starts it, a path that must answer 200)
+GUNICORN, WAITRESS = ["./start.sh"], [".venv/bin/python", "wsgi.py"]
+# (answers, installer, launcher as the README starts it, a path that must answer 200)
 CASES = {
-    "gunicorn-gthread": ({"server": "gunicorn"}, ["./start.sh"], "/healthz"),
+    "gunicorn-gthread-uv": ({"server": "gunicorn"}, "uv", GUNICORN, "/healthz"),
+    "gunicorn-gthread-pip": ({"server": "gunicorn"}, "pip", GUNICORN, "/healthz"),
     "gunicorn-gevent": (
         {"server": "gunicorn", "worker_class": "gevent"},
-        ["./start.sh"],
+        "pip",
+        GUNICORN,
         "/healthz",
     ),
-    "waitress": ({"server": "waitress"}, [".venv/bin/python", "wsgi.py"], "/healthz"),
-    "both": ({"server": "both"}, [".venv/bin/python", "wsgi.py"], "/healthz"),
-    "metrics": ({"server": "gunicorn", "include_metrics": True}, ["./start.sh"], "/metrics"),
+    "waitress": ({"server": "waitress"}, "uv", WAITRESS, "/healthz"),
+    "both": ({"server": "both"}, "pip", WAITRESS, "/healthz"),
+    "metrics": ({"server": "gunicorn", "include_metrics": True}, "uv", GUNICORN, "/metrics"),
 }
+# The default bake also runs its own suite in the environment each installer made.
+SUITE = {"gunicorn-gthread-uv", "gunicorn-gthread-pip"}
+
+
+def fresh_clone(project: Path, into: Path) -> Path:
+    """The bake as committed to git and cloned: only what the project tracks."""
+    git = tool("git")
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
+    for command in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-qm", "Bake"]):
+        done = run([git, *command], project)
+        assert done.returncode == 0, done.stderr
+    cloned = run([git, "clone", "-q", str(project), str(into)], project)
+    assert cloned.returncode == 0, cloned.stderr
+    return into
+
+
+def install(clone: Path, installer: str) -> None:
+    if installer == "uv":
+        synced = run([tool("uv"), "sync", "--quiet"], clone)
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        assert (clone / "uv.lock").is_file(), "uv sync wrote no uv.lock"
+        return
+    venv.create(clone / ".venv", with_pip=True)
+    pip = [str(clone / ".venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
+    for step in (["--upgrade", "pip"], ["-e", ".", "--group", "dev"]):
+        installed = run([*pip, *step], clone)
+        assert installed.returncode == 0, installed.stdout + installed.stderr
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bake_installs_into_a_fresh_virtualenv_and_starts(
-    cookies, launch: Callable[..., Launched], case: str
+def test_bake_installs_from_its_own_files_and_starts(
+    cookies, launch: Callable[..., Launched], tmp_path: Path, case: str
 ) -> None:
-    answers, command, path = CASES[case]
+    answers, installer, command, path = CASES[case]
     result = cookies.bake(extra_context=answers)
     assert result.exit_code == 0, result.exception
-    project = Path(result.project_path)
+    clone = fresh_clone(Path(result.project_path), tmp_path / "clone")
 
-    venv.create(project / ".venv", with_pip=True)
-    python = str(project / ".venv" / "bin" / "python")
-    install = run([python, "-m", "pip", "install", "-q", "-r", "requirements.txt"], project)
-    assert install.returncode == 0, install.stdout + install.stderr
-    # Isolated from this interpreter's packages: the template's own test tools are absent.
-    assert run([python, "-c", "import pytest"], project).returncode != 0
-    # PYTHON empty: start.sh picks the project's own .venv, as it does for a user.
-    server = launch(project, command, PYTHON="", WORKERS="2")
+    install(clone, installer)
+    python = str(clone / ".venv" / "bin" / "python")
+    # Isolated from this interpreter's packages: the template's own tools are absent.
+    assert run([python, "-c", "import cookiecutter"], clone).returncode != 0
+    # PYTHON empty: start.sh picks the project's own .venv, as it does for a user. A clone
+    # has no .env (it is git-ignored): the key comes from the environment.
+    key = "install-test-key"
+    server = launch(clone, command, PYTHON="", WORKERS="2", SECRET_KEY=key)
     server.wait_healthy(seconds=30)
     assert server.get(path)[0] == 200
-    print(f"{case}: installed into a fresh virtualenv, {path} answered")
+    if case in SUITE:
+        runner = [tool("uv"), "run", "pytest"] if installer == "uv" else [python, "-m", "pytest"]
+        suite = run([*runner, "-q", "-p", "no:cacheprovider"], clone)
+        assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-2000:]
+    print(f"{case}: installed with {installer} from a fresh clone, {path} answered")

@@ -8,11 +8,12 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEFAULTS, TEMPLATE_DIR, run, tool
+from tests.conftest import DEFAULTS, TEMPLATE_DIR, Launched, run, tool
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Template Test",
@@ -21,7 +22,7 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_EMAIL": "test@example.com",
 }
 NOT_TEMPLATE = shutil.ignore_patterns(
-    ".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "output"
+    ".git", ".venv", "uv", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "output"
 )
 
 
@@ -208,3 +209,37 @@ def test_readme_quotes_the_latest_benchmark() -> None:
         failed, rate = row.group(1).split(" | ")[:2]
         percent = re.search(r"\((\d+)%\)", failed).group(1)
         assert f"| {shown} | {percent}% | {rate} |" in readme, measured
+
+
+def quick_start() -> list[str]:
+    """The README's quick-start commands, each the line below its numbered comment."""
+    readme = (TEMPLATE_DIR / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = block.splitlines()
+    return [lines[i + 1] for i, line in enumerate(lines) if re.match(r"# \d\. ", line)]
+
+
+def test_quick_start_bakes_installs_and_starts_as_written(
+    template_repo: Path, launch: Callable[..., Launched]
+) -> None:
+    """Command 1, run as the README writes it in a fresh clone: only what baking and
+    running need, and the baked service answers /healthz."""
+    bake_and_start = quick_start()[0]
+    assert len(bake_and_start) < 220 and "cookiecutter" in bake_and_start
+    clone = template_repo.parent / "clone" / "flask-prod"
+    git(template_repo.parent, "clone", "--quiet", str(template_repo), str(clone))
+    # PYTHON empty: the baked start.sh picks the .venv the command made.
+    server = launch(clone, ["bash", "-c", bake_and_start], PYTHON="")
+    server.wait_healthy(seconds=240)
+    assert server.get("/healthz")[:3:2] == (200, b'{"status":"ok"}\n')
+    installed = run(
+        [str(clone.parent / "flask_service" / ".venv/bin/python"), "-m", "pip", "list"], clone
+    )
+    assert "pytest" not in installed.stdout.lower(), "the quick start installed test tools"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    run_suite = quick_start()[1]
+    ci = (TEMPLATE_DIR / ".ci" / "run").read_text().splitlines()
+    assert ci[-1] == run_suite
+    assert "--locked" in run_suite, "the suite must run with what uv.lock pins"

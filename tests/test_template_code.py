@@ -10,7 +10,7 @@ from tests.conftest import TEMPLATE_DIR, run, tool
 
 # Everything of the template's that is Python; the Jinja source of the generated
 # project is linted after baking, by test_bake.py.
-PYTHON_CODE = ["hooks", "tests", "benchmarks"]
+PYTHON_CODE = ["hooks", "tests", "benchmarks", "local_extensions.py"]
 
 
 @pytest.mark.parametrize(
