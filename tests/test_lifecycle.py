@@ -200,6 +200,9 @@ def test_readme_quotes_the_latest_benchmark() -> None:
         "common advice: gunicorn -w 4 (sync)": "`gunicorn -w 4` (sync workers, the usual advice)",
         "common advice: waitress serve(app, threads=4)": "`waitress.serve(app, threads=4)`",
         "Flask dev server (threaded)": "Flask development server (threaded)",
+        "reference: cookiecutter-flask's gunicorn -k gevent -w 4, plain Flask + flask-cors": (
+            "cookiecutter-flask's production command, plain Flask + flask-cors (reference)"
+        ),
         "generated gunicorn launcher, gthread": "this template, Gunicorn `gthread` (default)",
         "generated gunicorn launcher, gevent": "this template, Gunicorn `gevent`",
         "generated waitress entry (wsgi.serve)": "this template, Waitress entry",
