@@ -1,14 +1,12 @@
 {%- set metrics = cookiecutter.include_metrics -%}
 """The Flask application: `create_app()` builds it, `app` is what the servers import."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from flask import Flask
 from flask_orjson import OrjsonProvider
+from orjson import OPT_APPEND_NEWLINE, OPT_NAIVE_UTC, OPT_NON_STR_KEYS, OPT_SORT_KEYS
 
 from service import api, errors, health{% if metrics %}, metrics{% endif %}
 from service.middleware import Middleware
@@ -30,8 +28,7 @@ def create_app(
     app.config.from_mapping(
         # The debugger runs code sent by the browser: never on, whatever FLASK_DEBUG says.
         DEBUG=False,
-        # Turn unhandled exceptions into the JSON 500 of service/errors.py instead of
-        # letting them escape to the server.
+        # Unhandled exceptions become service/errors.py's JSON 500, not the server's page.
         PROPAGATE_EXCEPTIONS=False,
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,
@@ -45,17 +42,11 @@ def create_app(
     if test_config is not None:
         app.config.from_mapping(test_config)
 
-    # JSON in and out through orjson: Flask's own provider builds a new encoder for every
-    # response, 6% of what a request costs here. Keys sorted and a final newline, as Flask
-    # writes them. Unlike Flask's, datetimes are ISO 8601, and integers beyond 64 bits
-    # arrive as floats (JavaScript cannot hold them exactly either).
+    # JSON through orjson: Flask's own provider builds an encoder per response (6% of a
+    # request here). Sorted keys and a final newline as Flask writes; unlike Flask, ISO 8601
+    # dates, and integers past 64 bits arrive as floats (JavaScript cannot hold them either).
     app.json = OrjsonProvider(app)
-    app.json.option = (
-        orjson.OPT_SORT_KEYS
-        | orjson.OPT_APPEND_NEWLINE
-        | orjson.OPT_NON_STR_KEYS
-        | orjson.OPT_NAIVE_UTC
-    )
+    app.json.option = OPT_SORT_KEYS | OPT_APPEND_NEWLINE | OPT_NON_STR_KEYS | OPT_NAIVE_UTC
 
     # A preflight answered with a redirect fails in the browser as a CORS error, so
     # /path and /path/ both answer directly. Must be set before routes are added.
@@ -69,14 +60,12 @@ def create_app(
     metrics.init_app(app)
 {%- endif %}
     # Request ID, CORS, default headers and the access log, for every response.
-    app.wsgi_app = Middleware(  # type: ignore[method-assign]
-        app.wsgi_app,
-        settings,
 {%- if metrics %}
-        # Pages have no business reading /metrics.
-        cors_exempt=metrics.PATHS,
+    # (Pages have no business reading /metrics.)
+    app.wsgi_app = Middleware(app.wsgi_app, settings, cors_exempt=metrics.PATHS)  # type: ignore[method-assign]
+{%- else %}
+    app.wsgi_app = Middleware(app.wsgi_app, settings)  # type: ignore[method-assign]
 {%- endif %}
-    )
 {%- if metrics %}
     # Outermost, so it counts every request, preflights included.
     app.wsgi_app = metrics.Counted(app.wsgi_app, app)  # type: ignore[method-assign]

@@ -44,10 +44,8 @@ forwarded_allow_ips = ",".join(settings.forwarded_allow_ips)
 # CPU-bound handler stalls the worker's other requests. gthread: threads, safe with
 # every library.
 {%- else %}
-# gthread: threads per worker plus an event loop that parks idle keep-alive connections,
-# so a burst waits in memory instead of being refused; safe with every library. gevent:
-# greenlets, about twice the throughput on I/O-bound bursts, for libraries that cooperate
-# with monkey-patching.
+# gthread: threads, plus a loop that parks idle keep-alive connections; safe with every
+# library. gevent: greenlets, faster on I/O-bound bursts, for libraries that cooperate.
 {%- endif %}
 worker_class = settings.worker_class
 # Processes (WORKERS): "auto" = 2 x cores + 1.
@@ -62,8 +60,8 @@ timeout = settings.timeout
 graceful_timeout = settings.graceful_timeout
 # Seconds an idle keep-alive connection waits (1-5 s behind a proxy that reuses them).
 keepalive = settings.keepalive
-# Restart a worker after this many requests (0: never). A restart resets the worker's
-# open connections, which a page sees as CORS errors: only to contain a memory leak.
+# Restart a worker after this many requests (0: never): it resets the worker's open
+# connections, which pages see as CORS errors, so only to contain a memory leak.
 max_requests = settings.max_requests
 max_requests_jitter = settings.max_requests // 10
 # Heartbeat files on a disk-backed /tmp can stall workers; /dev/shm (Linux) is memory.
@@ -79,6 +77,5 @@ loglevel = settings.log_level.lower()
 proc_name = "{{ cookiecutter.project_slug }}"
 
 # --- Control
-# Gunicorn's control socket sits at one per-user path shared by every Gunicorn on the
-# host; signals (HUP, TTIN, TTOU) do the same jobs.
+# Its one per-user path is shared by every Gunicorn on the host; signals do the same jobs.
 control_socket_disable = True

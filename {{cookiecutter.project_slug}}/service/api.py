@@ -1,7 +1,5 @@
 """An example JSON API. Replace it with your own routes, one blueprint per area."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from flask import Blueprint, abort, request

@@ -1,7 +1,5 @@
 """Every error is a JSON body: a browser's fetch() can read it, and no page leaks internals."""
 
-from __future__ import annotations
-
 from flask import Flask, Response, current_app
 from werkzeug.exceptions import HTTPException
 

@@ -1,8 +1,5 @@
 {%- set metrics = cookiecutter.include_metrics -%}
-"""Gunicorn's server hooks, named in gunicorn.conf.py: what the service adds to Gunicorn's
-own process management, and the workarounds its behaviour forces, each with its reason."""
-
-from __future__ import annotations
+"""Gunicorn's server hooks (gunicorn.conf.py names them), and two workarounds it forces."""
 
 import os
 import signal
@@ -50,7 +47,7 @@ def post_worker_init(worker: Any) -> None:
     gunicorn_stop = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum: int, frame: Any) -> None:
-        health.mark_draining()
+        health.draining.set()
         gunicorn_stop(signum, frame)  # type: ignore[operator]
 
     signal.signal(signal.SIGTERM, on_term)
@@ -59,11 +56,9 @@ def post_worker_init(worker: Any) -> None:
 
 
 # --- Hung requests
-# Gunicorn's TIMEOUT replaces a worker that stops heartbeating. gthread and gevent workers
-# heartbeat from their main loop while a request hangs in a thread or greenlet, so that
-# request would hold its thread for good. Past TIMEOUT, this watchdog stops the worker
-# gracefully instead: its other requests finish, /readyz turns 503, the hung one ends with
-# it and Gunicorn starts a fresh worker.
+# Gunicorn's TIMEOUT replaces a worker that stops heartbeating, which gthread and gevent
+# workers go on doing while a request hangs. Past TIMEOUT, this watchdog stops the worker
+# gracefully: its other requests finish, /readyz turns 503, Gunicorn starts a fresh one.
 _started: dict[int, float] = {}
 
 
@@ -86,27 +81,23 @@ def replace_when_hung(worker: Any) -> None:
             return
 
 
-# --- Workarounds for Gunicorn's behaviour; tests/test_gunicorn_workarounds.py in the
-# template fails once either is no longer needed.
+# --- Workarounds for Gunicorn; the template's tests/test_gunicorn_workarounds.py fails once
+# either is no longer needed.
 
 
 def shorten_gthread_first_data_wait(seconds: float) -> None:
-    """A gthread worker hands each new connection to a thread that waits up to 5 s for
-    its first bytes (https://github.com/benoitc/gunicorn/issues/3634, fix proposed in
-    https://github.com/benoitc/gunicorn/pull/3635). Browsers open speculative connections
-    that send nothing: a page's worth of them held every thread for 5 s, stalling real
-    requests. Real requests arrive within milliseconds; idle ones are parked sooner."""
+    """A gthread thread waits up to 5 s for a new connection's first bytes
+    (https://github.com/benoitc/gunicorn/issues/3634; fix proposed in PR 3635): a page's
+    speculative connections, which send nothing, held every thread for 5 s."""
     from gunicorn.workers import gthread
 
     gthread.DEFAULT_WORKER_DATA_TIMEOUT = seconds
 
 
 def hold_stop_signals(hold: bool) -> None:
-    """A new worker runs the master's signal handlers until it sets its own, which a gevent
-    worker does only after monkey-patching; a stop signal in that window is lost and the
-    stop then waits GRACEFUL_TIMEOUT for that worker
-    (https://github.com/benoitc/gunicorn/issues/1910). Held from fork until the worker's
-    own handlers are set, the signal reaches them instead."""
+    """A new worker runs the master's handlers until it sets its own (gevent: after
+    monkey-patching); a stop signal in between is lost and the stop waits GRACEFUL_TIMEOUT
+    (https://github.com/benoitc/gunicorn/issues/1910). Held until then, it is not."""
     signal.pthread_sigmask(signal.SIG_BLOCK if hold else signal.SIG_UNBLOCK, STOP_SIGNALS)
 {%- if metrics %}
 

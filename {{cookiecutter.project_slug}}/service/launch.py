@@ -1,11 +1,9 @@
-"""What every launcher does at start: make room for a burst's sockets, and say how much it holds."""
-
-from __future__ import annotations
+"""What each launcher does at start: room for a burst's sockets, and one line on capacity."""
 
 
 def raise_open_file_limit(wanted: int) -> None:
-    """Let the process hold `wanted` sockets: a burst of browser connections needs more
-    than the usual soft limit of 1,024 open files. The hard limit is never exceeded."""
+    """Room for `wanted` sockets, past the usual soft limit of 1,024 open files (never past
+    the hard limit)."""
     try:
         import resource  # POSIX only; Windows has no such per-process limit to raise.
     except ImportError:
@@ -17,7 +15,7 @@ def raise_open_file_limit(wanted: int) -> None:
 
 
 def capacity_line(processes: int, per_process: int, connections: int) -> str:
-    """The one line each launcher logs at start, so capacity is never a guess."""
+    """Logged once at start, so capacity is never a guess."""
     return (
         f"capacity: {processes} process(es) x {per_process} = {processes * per_process} "
         f"concurrent requests; up to {connections} open connections"

@@ -1,11 +1,11 @@
+{%- set gunicorn = cookiecutter.server in ("gunicorn", "both") -%}
+{%- set waitress = cookiecutter.server in ("waitress", "both") -%}
 """One logging setup for every server: stderr always, plus LOG_FILE when it is set.
 
 LOG_FORMAT=json writes one JSON object per line for log collectors; text is for people.
-Every line carries the ID of the request it belongs to ("-" outside one), and every
-request has one access line (written by service/middleware.py through `access`).
+Every line carries the ID of its request ("-" outside one); service/middleware.py writes
+each request's access line through `access`.
 """
-
-from __future__ import annotations
 
 import contextlib
 import logging
@@ -39,20 +39,15 @@ APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 class BatchedLines(logging.Handler):
     """Formats each record on the thread that logs it, and writes the lines in batches: at
     most FLUSH_SECONDS after they were logged, at once for WARNING and above, and at exit.
-
-    A write per line cost more CPU than the rest of a request's plumbing together: every
-    write() hands the GIL to another of the worker's threads and back. A batch costs one.
-    """
+    A write per line cost more CPU than the rest of a request's plumbing together: each
+    write() hands the GIL to another of the worker's threads and back."""
 
     def __init__(self, path: Path | None = None) -> None:
         super().__init__()
-        self.path = path
-        self.fd = 2 if path is None else os.open(path, APPEND, 0o640)
+        self.fd = 2 if path is None else os.open(path, APPEND, 0o640)  # 2: stderr
         self.closed = False
         self.start()
-        if hasattr(os, "register_at_fork"):
-            # A forked worker has no copy of the writer thread; its parent writes the
-            # lines it had queued.
+        if hasattr(os, "register_at_fork"):  # a forked worker needs a writer of its own
             os.register_at_fork(after_in_child=self.start)
 
     def start(self) -> None:
@@ -79,7 +74,6 @@ class BatchedLines(logging.Handler):
             self.due.set()
 
     def add(self, line: str) -> None:
-        """Queue one formatted line for the next batch."""
         self.lines.append(line + "\n")
 
     def write_periodically(self) -> None:
@@ -93,73 +87,48 @@ class BatchedLines(logging.Handler):
         lines, self.lines = self.lines, []
         if not lines:
             return
-        chunks, chunk = [], b""
+        chunk = b""
         for line in lines:
             data = line.encode("utf-8", "backslashreplace")
             if chunk and len(chunk) + len(data) > CHUNK_BYTES:
-                chunks.append(chunk)
+                self.write(chunk)
                 chunk = b""
             chunk += data
-        chunks.append(chunk)
-        with contextlib.suppress(OSError):  # stderr closed: nowhere left to report it
-            if self.path is not None and self.moved():
-                os.close(self.fd)
-                self.fd = os.open(self.path, APPEND, 0o640)
-            for data in chunks:
-                while data:
-                    data = data[os.write(self.fd, data) :]
+        self.write(chunk)
 
-    def moved(self) -> bool:
-        """Whether logrotate (or a person) moved the log file away since it was opened."""
-        try:
-            return os.stat(self.path).st_ino != os.fstat(self.fd).st_ino  # type: ignore[arg-type]
-        except FileNotFoundError:
-            return True
+    def write(self, data: bytes) -> None:
+        with contextlib.suppress(OSError):  # stderr closed: nowhere left to report it
+            while data:
+                data = data[os.write(self.fd, data) :]
 
     def close(self) -> None:
         self.flush()
         self.closed = True
         self.due.set()
-        if self.path is not None:
+        if self.fd != 2:
             os.close(self.fd)
         super().close()
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (ISO 8601, UTC), level, process, logger, message,
-    request_id, the record's `fields` (`log.info(..., extra={"fields": {...}})` adds them),
-    and exc_info with the traceback when there is one.
-
-    orjson writes a line in a tenth of the CPU the standard json module needs, which
-    builds an encoder and formats each float and date in Python code per call.
-    """
+    request_id, the record's `fields` (`log.info(..., extra={"fields": {...}})`) and the
+    traceback. orjson: the json module took ten times the CPU per line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": datetime.fromtimestamp(record.created, UTC),
-            "level": record.levelname,
-            "process": record.process,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", "-"),
-            **getattr(record, "fields", {}),
-        }
+        line = {"time": datetime.fromtimestamp(record.created, UTC), "level": record.levelname}
+        line |= {"process": record.process, "logger": record.name, "message": record.getMessage()}
+        line |= {"request_id": getattr(record, "request_id", "-"), **getattr(record, "fields", {})}
         if record.exc_info:
             line["exc_info"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            line["stack_info"] = self.formatStack(record.stack_info)
         return orjson.dumps(line, default=str).decode()
 
 
 class AccessLog:
-    """Every request's access line, formatted once and queued straight onto the log's
-    batches, in the format of every other line; the "access" logger's level still turns
-    it off (LOG_LEVEL=WARNING does).
-
-    Through the logging module, the line cost more than the rest of what this service adds
-    to a plain Flask request: a LogRecord, a look-up of the calling code line, filters and
-    the handler's lock, for a line whose fields are all known here.
-    """
+    """Each request's access line, formatted once and queued straight onto the batches, in
+    the format of every other line; the "access" logger's level still turns it off. Through
+    the logging module (a LogRecord, a caller look-up, filters, a lock) it cost more than
+    the rest of what this service adds to a plain Flask request."""
 
     def __init__(self) -> None:
         self.logger = logging.getLogger("access")
@@ -174,17 +143,9 @@ class AccessLog:
         """Queue one access line: `message` for people, `fields` for JSON's own keys."""
         current = request_id.get()
         if self.json:
-            line = orjson.dumps(
-                {
-                    "time": datetime.now(UTC),
-                    "level": "INFO",
-                    "process": os.getpid(),
-                    "logger": "access",
-                    "message": message,
-                    "request_id": current,
-                    **fields,
-                }
-            ).decode()
+            record = {"time": datetime.now(UTC), "level": "INFO", "process": os.getpid()}
+            record |= {"logger": "access", "message": message, "request_id": current, **fields}
+            line = orjson.dumps(record).decode()
         else:
             # TEXT_FORMAT's line, with logging's default time stamp.
             stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
@@ -221,11 +182,15 @@ def configure(settings: Settings) -> None:
             "handlers": handlers,
             "root": {"level": settings.log_level, "handlers": names},
             "loggers": {
+{%- if gunicorn %}
                 # Gunicorn's loggers do not propagate: they get the same handlers.
                 "gunicorn.error": {"handlers": names, "propagate": False},
+{%- endif %}
+{%- if waitress %}
                 # Waitress warns for every request that waits for a thread; in a burst that
                 # is the design working, and thousands of lines would bury real problems.
                 "waitress.queue": {"level": "ERROR"},
+{%- endif %}
             },
         }
     )

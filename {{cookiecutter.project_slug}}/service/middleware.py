@@ -1,10 +1,8 @@
 """Per-request plumbing, in one WSGI middleware around the Flask app: the client's address
-from a trusted proxy, a request ID, CORS, default headers and one access-log line, for every
-response, errors and preflights included.
-
-It works on the plain header list the server hands over, before Flask routes the request:
-a preflight from an allowed origin is answered here whatever its path, so the page's real
-request goes out and reads the real status (a 404, a 405) instead of a "CORS error".
+from a trusted proxy, a request ID, CORS, default headers and the access line, for every
+response, errors and preflights included. It answers a preflight from an allowed origin
+before Flask routes it, whatever its path, so the page's real request goes out and reads
+the real status (a 404, a 405) instead of a "CORS error".
 """
 
 from __future__ import annotations
@@ -24,15 +22,13 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 REQUEST_ID_HEADER = "X-Request-ID"
-# An incoming ID is kept only if it is short and plain: anything else could forge or break
-# log lines, so it is replaced, never echoed or logged. New IDs are 128 random bits from
-# `random`, which reseeds in every forked worker: an ID is a label, not a secret, and
-# os.urandom's system call cost more than the rest of this module's work.
+# An incoming ID is kept only if short and plain; anything else could forge log lines, so
+# it is replaced, never echoed or logged. New IDs: 128 bits from `random` (reseeded in each
+# forked worker): a label, not a secret, and os.urandom's system call cost more than this.
 SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
-# Request headers a page may always send: credentials and JSON bodies, the request ID this
-# service keeps, and the W3C trace context that browser tracing adds. CORS_ALLOW_HEADERS
-# adds more.
+# Request headers a page may always send: credentials, JSON bodies, the request ID this
+# service keeps, W3C trace context (browser tracing); CORS_ALLOW_HEADERS adds more.
 ALLOW_HEADERS = ("Authorization", "Content-Type", REQUEST_ID_HEADER, "traceparent", "tracestate")
 ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 # Added to every response that does not set its own.
@@ -48,10 +44,10 @@ DEFAULT_HEADERS = (
 )
 # Browsers that reached us over HTTPS keep to HTTPS for a year (ignored over plain HTTP).
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-# What responses get, Vary last (response_headers() relies on it).
-WITHOUT_HSTS = (*DEFAULT_HEADERS, ("Vary", "Origin"))
-WITH_HSTS = (*DEFAULT_HEADERS, HSTS, ("Vary", "Origin"))
-DEFAULT_NAMES = frozenset(name.lower() for name, _ in WITH_HSTS)
+WITH_HSTS = (*DEFAULT_HEADERS, HSTS)
+# CORS headers depend on Origin, also when a refused origin gets none: caches must key on it.
+VARY_ORIGIN = ("Vary", "Origin")
+DEFAULT_NAMES = frozenset(name.lower() for name, _ in (*WITH_HSTS, VARY_ORIGIN))
 
 
 class Middleware:
@@ -133,30 +129,17 @@ def new_request_id() -> str:
 def response_headers(
     headers: list[tuple[str, str]], added: list[tuple[str, str]], https: bool
 ) -> list[tuple[str, str]]:
-    """A new list (the app may reuse its own): the app's headers, `added`, and each default
-    header the app did not set, with Vary naming Origin."""
-    defaults = WITH_HSTS if https else WITHOUT_HSTS
+    """A new list (the app may reuse its own): the app's headers, `added`, each default
+    header the app did not set, and Vary: Origin unless the app's Vary names it."""
+    defaults = WITH_HSTS if https else DEFAULT_HEADERS
     names = {name.lower() for name, _ in headers}
     if names.isdisjoint(DEFAULT_NAMES):  # the usual case: the view set none of them
-        return [*headers, *added, *defaults]
-    missing = [header for header in defaults[:-1] if header[0].lower() not in names]
-    merged = [*headers, *added, *missing]
-    vary_on_origin(merged)
-    return merged
-
-
-def vary_on_origin(headers: list[tuple[str, str]]) -> None:
-    """Name Origin once in Vary: CORS headers depend on it, also when they are left out
-    for a refused origin, so shared caches must key on it."""
-    varies = [index for index, (name, _) in enumerate(headers) if name.lower() == "vary"]
-    listed = {token.strip().lower() for index in varies for token in headers[index][1].split(",")}
-    if listed & {"origin", "*"}:
-        return
-    if varies:
-        name, value = headers[varies[0]]
-        headers[varies[0]] = (name, f"{value}, Origin")
-    else:
-        headers.append(("Vary", "Origin"))
+        return [*headers, *added, *defaults, VARY_ORIGIN]
+    missing = [header for header in defaults if header[0].lower() not in names]
+    vary = ",".join(value for name, value in headers if name.lower() == "vary")
+    if not {token.strip().lower() for token in vary.split(",")} & {"origin", "*"}:
+        missing.append(VARY_ORIGIN)
+    return [*headers, *added, *missing]
 
 
 def log_request(environ: WSGIEnvironment, status: str, seconds: float) -> None:
@@ -165,10 +148,8 @@ def log_request(environ: WSGIEnvironment, status: str, seconds: float) -> None:
         return
     method = printable(environ.get("REQUEST_METHOD", ""))
     path = printable(environ.get("PATH_INFO", ""))
-    code = int(status[:3])
-    duration_ms = round(seconds * 1000, 1)
-    client = environ.get("REMOTE_ADDR", "-")
-    origin = printable(environ.get("HTTP_ORIGIN", "-"))
+    code, duration_ms = int(status[:3]), round(seconds * 1000, 1)
+    client, origin = environ.get("REMOTE_ADDR", "-"), printable(environ.get("HTTP_ORIGIN", "-"))
     fields = {"method": method, "path": path, "status": code, "duration_ms": duration_ms}
     fields |= {"client": client, "origin": origin}
     message = f"{method} {path} {code} {duration_ms}ms client={client} origin={origin}"

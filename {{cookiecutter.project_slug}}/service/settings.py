@@ -1,20 +1,16 @@
 {%- set gunicorn = cookiecutter.server in ("gunicorn", "both") -%}
 """Every setting of the service, read once from the environment (and `.env`) and checked.
 
-Each setting is an environment variable whose default is in DEFAULTS, and only there:
-`.env.example` and the README list the same names and values, and a test keeps them in
-step. A bad value stops the start with one line naming the variable: a typo must never
-leave a half-configured server running. The app, gunicorn.conf.py and wsgi.py all read
-the one `Settings` object that `load_settings()` returns.
+Each is an environment variable with its default in DEFAULTS, and only there (a test keeps
+`.env.example` and the README in step). A bad value stops the start with one line naming
+the variable. The app, gunicorn.conf.py and wsgi.py read the one `Settings` object.
 """
-
-from __future__ import annotations
 
 import ipaddress
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 {%- if cookiecutter.worker_class == "gthread" and gunicorn %}
 from importlib.util import find_spec
@@ -30,8 +26,7 @@ DEFAULTS = {
     "HOST": "{{ cookiecutter.host }}",  # nosec B104
     "PORT": "{{ cookiecutter.port }}",
 {%- if gunicorn %}
-    # Gunicorn processes: "auto" = 2 x CPU cores + 1, which keeps every core busy while
-    # some workers wait on I/O (Gunicorn's own advice; typical range 2-4 x cores).
+    # Processes: "auto" = 2 x cores + 1, every core busy while some wait (Gunicorn's advice).
     "WORKERS": "{{ cookiecutter.workers }}",
 {%- endif %}
     # Requests each process runs at once: handlers that wait on I/O need many.
@@ -55,16 +50,12 @@ DEFAULTS = {
     "METRICS_ALLOW_IPS": "",
 {%- endif %}
 {%- if gunicorn %}
+    # Gunicorn's own (gunicorn.conf.py says what each does).
     "WORKER_CLASS": "{{ cookiecutter.worker_class }}",
-    # Open connections per Gunicorn worker, busy or idle: the burst budget.
     "WORKER_CONNECTIONS": "1000",
-    # Seconds a request may run before its worker is replaced.
     "TIMEOUT": "30",
-    # Seconds in-flight requests get to finish on stop or reload.
     "GRACEFUL_TIMEOUT": "30",
-    # Seconds an idle keep-alive connection waits for the page's next request.
     "KEEPALIVE": "5",
-    # Restart a worker after this many requests (0: never).
     "MAX_REQUESTS": "0",
 {%- endif %}
 }
@@ -75,6 +66,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "text")
 ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
 HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+IP_LIST = "'*' or comma-separated IP addresses"
 BOOLEANS = {"1": True, "true": True, "yes": True, "on": True}
 BOOLEANS |= {"0": False, "false": False, "no": False, "off": False}
 
@@ -125,7 +117,14 @@ def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
     if environ is None:
         environ = {**dotenv_values(PROJECT_DIR / ".env"), **os.environ}
     env = {**DEFAULTS, **{name: value for name, value in environ.items() if value is not None}}
-    origins = _origins(env["CORS_ORIGINS"])
+    if not env.get("SECRET_KEY"):
+        raise SettingsError(
+            "SECRET_KEY is not set: put a long random value in the environment or .env, "
+            'e.g. from: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
+    if not env["HOST"] or any(char.isspace() for char in env["HOST"]):
+        raise SettingsError(f"HOST must be an address or host name (got {env['HOST']!r})")
+    origins = _origins(env)
     credentials = boolean(env, "CORS_ALLOW_CREDENTIALS")
     if credentials and "*" in origins:
         # Browsers reject this pair anyway; refusing it here names the real problem.
@@ -134,8 +133,8 @@ def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
             "list the allowed origins instead"
         )
     return Settings(
-        secret_key=_secret_key(env.get("SECRET_KEY", "")),
-        host=_host(env["HOST"]),
+        secret_key=env["SECRET_KEY"],
+        host=env["HOST"],
         port=integer(env, "PORT", maximum=65535),
 {%- if gunicorn %}
         workers=_workers(env["WORKERS"]),
@@ -143,15 +142,17 @@ def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
         threads=integer(env, "THREADS"),
         cors_origins=origins,
         cors_allow_credentials=credentials,
-        cors_allow_headers=_header_names(env["CORS_ALLOW_HEADERS"]),
+        cors_allow_headers=listed(
+            env, "CORS_ALLOW_HEADERS", HEADER_NAME.fullmatch, "comma-separated header names"
+        ),
         cors_max_age=integer(env, "CORS_MAX_AGE", minimum=0),
-        log_level=_log_level(env["LOG_LEVEL"]),
+        log_level=choice({"LOG_LEVEL": env["LOG_LEVEL"].upper()}, "LOG_LEVEL", LOG_LEVELS),
         log_format=_log_format(env),
         log_file=PROJECT_DIR / env["LOG_FILE"] if env["LOG_FILE"] else None,
         max_content_length=integer(env, "MAX_CONTENT_LENGTH"),
-        forwarded_allow_ips=addresses(env, "FORWARDED_ALLOW_IPS"),
+        forwarded_allow_ips=listed(env, "FORWARDED_ALLOW_IPS", is_address, IP_LIST),
 {%- if cookiecutter.include_metrics %}
-        metrics_allow_ips=addresses(env, "METRICS_ALLOW_IPS"),
+        metrics_allow_ips=listed(env, "METRICS_ALLOW_IPS", is_address, IP_LIST),
 {%- endif %}
 {%- if gunicorn %}
         worker_class=_worker_class(env),
@@ -192,18 +193,20 @@ def boolean(env: Mapping[str, str], name: str) -> bool:
         raise SettingsError(f"{name} must be true or false (got {env[name]!r})") from None
 
 
-def addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """`env[name]` as comma-separated IP addresses (or *), or a SettingsError naming it."""
-    found = tuple(address.strip() for address in env[name].split(",") if address.strip())
-    for address in found:
-        if address != "*":
-            try:
-                ipaddress.ip_address(address)
-            except ValueError:
-                raise SettingsError(
-                    f"{name} must be '*' or comma-separated IP addresses (got {address!r})"
-                ) from None
-    return found
+def listed(env: Mapping[str, str], name: str, valid: Callable[[str], object], form: str) -> tuple:
+    """`env[name]` as a comma-separated list of `valid` items, or a SettingsError naming it."""
+    items = tuple(item.strip() for item in env[name].split(",") if item.strip())
+    for item in items:
+        if not valid(item):
+            raise SettingsError(f"{name} must be {form} (got {item!r})")
+    return items
+
+
+def is_address(item: str) -> bool:
+    try:
+        return item == "*" or bool(ipaddress.ip_address(item))
+    except ValueError:
+        return False
 
 
 def cpu_count() -> int:
@@ -213,19 +216,6 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def _secret_key(raw: str) -> str:
-    if not raw:
-        raise SettingsError(
-            "SECRET_KEY is not set: put a long random value in the environment or .env, "
-            'e.g. from: python -c "import secrets; print(secrets.token_urlsafe(48))"'
-        )
-    return raw
-
-
-def _host(raw: str) -> str:
-    if not raw or any(char.isspace() for char in raw):
-        raise SettingsError(f"HOST must be an address or host name (got {raw!r})")
-    return raw
 {%- if gunicorn %}
 
 
@@ -246,33 +236,12 @@ def _worker_class(env: Mapping[str, str]) -> str:
 {%- endif %}
 
 
-def _origins(raw: str) -> tuple[str, ...]:
-    origins = tuple(origin.strip() for origin in raw.split(",") if origin.strip())
-    for origin in origins:
-        if origin != "*" and not ORIGIN.fullmatch(origin):
-            raise SettingsError(
-                "CORS_ORIGINS must be '*' or comma-separated origins like "
-                f"https://app.example.com:8443, without a path (got {origin!r})"
-            )
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    form = "'*' or comma-separated origins like https://app.example.com:8443, without a path"
+    origins = listed(env, "CORS_ORIGINS", lambda item: item == "*" or ORIGIN.fullmatch(item), form)
     if not origins:
         raise SettingsError("CORS_ORIGINS must name at least one origin, or '*' (got '')")
     return origins
-
-
-def _header_names(raw: str) -> tuple[str, ...]:
-    names = tuple(name.strip() for name in raw.split(",") if name.strip())
-    for name in names:
-        if not HEADER_NAME.fullmatch(name):
-            raise SettingsError(
-                f"CORS_ALLOW_HEADERS must be comma-separated header names (got {name!r})"
-            )
-    return names
-
-
-def _log_level(raw: str) -> str:
-    if raw.upper() not in LOG_LEVELS:
-        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (got {raw!r})")
-    return raw.upper()
 
 
 def _log_format(env: Mapping[str, str]) -> str:

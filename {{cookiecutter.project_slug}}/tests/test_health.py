@@ -37,14 +37,14 @@ def test_a_view_may_set_its_own_cache_control(app: Flask) -> None:
 
 def test_readyz_is_ready_until_the_process_drains(client: FlaskClient) -> None:
     assert client.get("/readyz").status_code == 200
-    health.mark_draining()
+    health.draining.set()
     try:
         response = client.get("/readyz")
         assert response.status_code == 503
         assert response.get_json() == {"status": "draining"}
         assert client.get("/healthz").status_code == 200
     finally:
-        health._draining.clear()
+        health.draining.clear()
 
 
 def test_hsts_only_over_https(client: FlaskClient) -> None:
