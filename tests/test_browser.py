@@ -73,10 +73,10 @@ BURST_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Promise.all burst</title>
 <link rel="icon" href="data:,"></head><body>
 <script>
-async function burst(url, parallel, credentials, timeoutMs) {
+async function burst(url, parallel, credentials, timeoutMs, extraHeaders = {}) {
   const requests = Array.from({ length: parallel }, async (_, i) => {
     const response = await fetch(`${url}?request=${i}`, {
-      headers: { Authorization: "Bearer browser-test" },
+      headers: { Authorization: "Bearer browser-test", ...extraHeaders },
       credentials,
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -210,11 +210,14 @@ class Tab:
         # before it (this round's preflights) has been delivered when it returns.
         self.cdp.send("Runtime.evaluate", {"expression": "0"})
 
-    def burst(self, url: str, credentials: str = "same-origin") -> Round:
+    def burst(
+        self, url: str, credentials: str = "same-origin", headers: dict[str, str] | None = None
+    ) -> Round:
         already = len(self.preflights)
         result = self.page.evaluate(
-            "([url, parallel, credentials, timeout]) => burst(url, parallel, credentials, timeout)",
-            [url, PARALLEL, credentials, REQUEST_TIMEOUT_MS],
+            "([url, parallel, credentials, timeout, headers]) =>"
+            " burst(url, parallel, credentials, timeout, headers)",
+            [url, PARALLEL, credentials, REQUEST_TIMEOUT_MS, headers or {}],
         )
         self.sync_events()
         return Round(result["allResolved"], result["outcomes"], self.preflights[already:])
@@ -295,6 +298,60 @@ def test_promise_all_burst_resolves_and_preflights_are_cached(
     assert sorted(rounds[0].preflights) == sorted(f"{api}?request={i}" for i in range(PARALLEL))
     assert [len(r.preflights) for r in rounds[1:]] == [0] * (ROUNDS - 1)
     assert not tab.errors(), tab.errors()
+
+
+# What a front-end sends besides Authorization: the request ID the service keeps, and the
+# W3C trace context that browser tracing adds.
+TRACE_HEADERS = {
+    "X-Request-ID": "page-trace-1",
+    "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    "tracestate": "vendor=opaque",
+}
+
+
+@pytest.mark.parametrize("header", TRACE_HEADERS)
+def test_promise_all_with_request_id_and_trace_headers_resolves(
+    launch: Callable[..., Launched],
+    open_tab: Callable[[str], Tab],
+    project: Path,
+    site: StaticSite,
+    header: str,
+) -> None:
+    """Each header a page may add passes the preflight: no "not allowed by
+    Access-Control-Allow-Headers" refusal, which the browser reports as a CORS error."""
+    service = start(launch, project, "gunicorn", CORS_ORIGINS=site.allowed_origin)
+    tab = open_tab(site.allowed_origin + "/burst.html")
+
+    result = tab.burst(service.url + "/api/hello", headers={header: TRACE_HEADERS[header]})
+
+    print(
+        f"{header}: resolved {result.resolved} of {PARALLEL}, {len(result.preflights)} preflights"
+    )
+    assert result.all_resolved, result.outcomes
+    assert len(result.preflights) == PARALLEL  # the header made each fetch preflight
+    assert not tab.errors(), tab.errors()
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_a_missing_route_reads_as_a_404_not_a_cors_error(
+    launch: Callable[..., Launched],
+    open_tab: Callable[[str], Tab],
+    project: Path,
+    site: StaticSite,
+    launcher: str,
+) -> None:
+    """A typo in a route, fetched with a header that needs a preflight: the page gets the
+    real 404 and its JSON body, not a network error."""
+    service = start(launch, project, launcher, CORS_ORIGINS=site.allowed_origin)
+    tab = open_tab(site.allowed_origin + "/burst.html")
+
+    result = tab.burst(service.url + "/api/helo")
+
+    print(f"{launcher}: missing route, outcomes {result.outcomes[0]}")
+    assert result.all_resolved, result.outcomes
+    assert {(o["status"], o["body"]["status"]) for o in result.outcomes} == {(404, 404)}
+    assert len(result.preflights) == PARALLEL
+    assert not [line for line in tab.console if CORS_BLOCKED in line], tab.console
 
 
 @pytest.mark.parametrize("launcher", LAUNCHERS)
