@@ -14,10 +14,13 @@ import sys
 from pathlib import Path
 
 # Launchers of a server that was not chosen must not ship: nobody tests them there.
+GUNICORN_FILES = ["gunicorn.conf.py", "service/gunicorn_hooks.py"]
+GRANIAN_FILES = ["service/watchdog.py"]
 EXCLUDED_BY_SERVER = {
-    "gunicorn": ["start.ps1", "start.bat"],
-    "waitress": ["start.sh", "gunicorn.conf.py", "service/gunicorn_hooks.py"],
-    "both": [],
+    "gunicorn": ["start.ps1", "start.bat", *GRANIAN_FILES],
+    "waitress": ["start.sh", *GUNICORN_FILES, *GRANIAN_FILES],
+    "granian": GUNICORN_FILES,
+    "both": GRANIAN_FILES,
 }
 # Optional extras, each kept only when its prompt says yes ({project_slug} is filled in).
 OPTIONAL = {

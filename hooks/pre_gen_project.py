@@ -16,7 +16,7 @@ from collections.abc import Callable
 SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
 HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
-SERVERS = ("gunicorn", "waitress", "both")
+SERVERS = ("gunicorn", "waitress", "granian", "both")
 # local_extensions.SUPPORTED_PYTHONS, which python_version's default comes from.
 PYTHONS = ("3.11", "3.12", "3.13", "3.14")
 

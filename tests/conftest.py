@@ -21,16 +21,20 @@ from itertools import product
 from pathlib import Path
 
 import pytest
-
-from local_extensions import running_python
+from cookiecutter.generate import generate_context
+from cookiecutter.prompt import prompt_for_config
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
-# The answers --no-input takes, as cookiecutter renders them on this machine.
-DEFAULTS = {
-    key: value[0] if isinstance(value, list) else value
-    for key, value in json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text()).items()
-    if not key.startswith("_")
-} | {"python_version": running_python()}
+
+
+def default_answers() -> dict[str, object]:
+    """The answers --no-input takes, as cookiecutter renders them on this machine."""
+    context = generate_context(context_file=str(TEMPLATE_DIR / "cookiecutter.json"))
+    answers = prompt_for_config(context, no_input=True)
+    return {key: value for key, value in answers.items() if not key.startswith("_")}
+
+
+DEFAULTS = default_answers()
 
 # Every combination of the answers that change which files are generated or how the
 # service behaves, plus the other worker class and metrics on each server; each is baked
@@ -38,11 +42,14 @@ DEFAULTS = {
 MATRIX = [
     {"server": server, "cors_allow_credentials": credentials, "log_file": log_file}
     for server, credentials, log_file in product(
-        ("gunicorn", "waitress", "both"), (False, True), (False, True)
+        ("gunicorn", "waitress", "granian", "both"), (False, True), (False, True)
     )
 ] + [
     {"server": "gunicorn", "worker_class": "gevent"},
-    *({"server": server, "include_metrics": True} for server in ("gunicorn", "waitress", "both")),
+    *(
+        {"server": server, "include_metrics": True}
+        for server in ("gunicorn", "waitress", "granian", "both")
+    ),
 ]
 
 
@@ -129,6 +136,7 @@ class Launched:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    project: Path
 
     @property
     def url(self) -> str:
@@ -187,7 +195,7 @@ def launch_process(project: Path, command: list[str], log: Path, **env: str) -> 
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return Launched(process, port, log)
+    return Launched(process, port, log, project)
 
 
 @pytest.fixture
@@ -233,17 +241,14 @@ def boom():
 @app.get("/test/whoami")
 def whoami():
     return {"address": request.remote_addr, "scheme": request.scheme}
+
+
+def worker_app():
+    """Granian's factory for this app: wsgi.serve("fault_app:worker_app")."""
+    import wsgi
+
+    return wsgi.set_up_worker(app)
 '''
-
-
-@pytest.fixture(scope="module")
-def fault_project(cookies_session) -> Path:
-    """A project with both launchers and `fault_app.py`, baked once per test module."""
-    result = cookies_session.bake(extra_context={"server": "both"})
-    assert result.exit_code == 0, result.exception
-    project = Path(result.project_path)
-    (project / "fault_app.py").write_text(FAULT_APP)
-    return project
 
 
 def gunicorn_command(app: str = "fault_app:app") -> list[str]:
@@ -255,6 +260,57 @@ def waitress_command(app: str = "fault_app") -> list[str]:
     """The project's own Waitress entry (wsgi.serve) serving `app`."""
     code = f"import wsgi, {app}; wsgi.app = {app}.app; wsgi.serve()"
     return [sys.executable, "-c", code]
+
+
+def granian_command(factory: str = "fault_app:worker_app") -> list[str]:
+    """The project's own Granian entry (wsgi.serve), each worker's app from `factory`."""
+    return [sys.executable, "-c", f"import wsgi; wsgi.serve({factory!r})"]
+
+
+# Each launcher of the fault app: the `server` answer of the project it runs in, and how
+# it is started there.
+FAULT_LAUNCHERS = {
+    "gunicorn": ("both", gunicorn_command()),
+    "waitress": ("both", waitress_command()),
+    "granian": ("granian", granian_command()),
+}
+
+
+@pytest.fixture(scope="module")
+def fault_projects(cookies_session) -> Callable[[str], Path]:
+    """fault_projects(launcher): the project with `fault_app.py` that a launcher runs in,
+    baked at first use, once per test module."""
+    baked: dict[str, Path] = {}
+
+    def project(launcher: str) -> Path:
+        server = FAULT_LAUNCHERS[launcher][0]
+        if server not in baked:
+            result = cookies_session.bake(extra_context={"server": server})
+            assert result.exit_code == 0, result.exception
+            baked[server] = Path(result.project_path)
+            (baked[server] / "fault_app.py").write_text(FAULT_APP)
+        return baked[server]
+
+    return project
+
+
+@pytest.fixture(scope="module")
+def fault_project(fault_projects: Callable[[str], Path]) -> Path:
+    """The fault-app project that ships Gunicorn and Waitress (server=both)."""
+    return fault_projects("gunicorn")
+
+
+@pytest.fixture
+def launch_fault_app(
+    launch: Callable[..., Launched], fault_projects: Callable[[str], Path]
+) -> Callable[..., Launched]:
+    """launch_fault_app(launcher, **env): the fault app under "gunicorn", "waitress" or
+    "granian", in its project; stopped at teardown."""
+
+    def start(launcher: str, **env: str) -> Launched:
+        return launch(fault_projects(launcher), FAULT_LAUNCHERS[launcher][1], **env)
+
+    return start
 
 
 Burst = subprocess.Popen[str]

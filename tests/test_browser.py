@@ -47,9 +47,11 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--no-first-run",
 ]
+# Each launcher as users start it, in the project that fault_projects() bakes for it.
 LAUNCHERS = {
     "gunicorn": ["./start.sh"],
     "waitress": [sys.executable, "wsgi.py"],
+    "granian": ["./start.sh"],
 }
 STARTUP_SECONDS = 10.0
 # The page pattern that broke: this many fetch() calls at once, in Promise.all, per round.
@@ -145,19 +147,14 @@ class StaticSite:
 
 
 @pytest.fixture(scope="module")
-def project(cookies_session) -> Path:
-    """One project with both launchers, shared by this module's tests."""
-    result = cookies_session.bake(extra_context={"server": "both"})
-    assert result.exit_code == 0, result.exception
-    return Path(result.project_path)
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, project: Path) -> Iterator[StaticSite]:
+def site(
+    tmp_path_factory: pytest.TempPathFactory, fault_projects: Callable[[str], Path]
+) -> Iterator[StaticSite]:
     """The burst page and the project's own tools/cors-check.html, served in a thread."""
     root = tmp_path_factory.mktemp("site")
     (root / "burst.html").write_text(BURST_PAGE, encoding="utf-8")
-    shutil.copy(project / "tools" / "cors-check.html", root / "cors-check.html")
+    tools = fault_projects("gunicorn") / "tools"
+    shutil.copy(tools / "cors-check.html", root / "cors-check.html")
     handler = functools.partial(QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -259,6 +256,7 @@ def direct_request(method: str, url: str, origin: str) -> HTTPMessage:
 
 
 def start(launch: Callable[..., Launched], project: Path, launcher: str, **env: str) -> Launched:
+    """`launcher` of `project`, as users start it, on 2 workers."""
     service = launch(project, LAUNCHERS[launcher], WORKERS="2", **env)
     service.wait_healthy(seconds=STARTUP_SECONDS)
     return service
@@ -268,12 +266,12 @@ def start(launch: Callable[..., Launched], project: Path, launcher: str, **env: 
 def test_promise_all_burst_resolves_and_preflights_are_cached(
     launch: Callable[..., Launched],
     open_tab: Callable[[str], Tab],
-    project: Path,
+    fault_projects: Callable[[str], Path],
     site: StaticSite,
     launcher: str,
 ) -> None:
     """Every round of 16 parallel fetches resolves; only the first round preflights."""
-    service = start(launch, project, launcher, CORS_ORIGINS=site.allowed_origin)
+    service = start(launch, fault_projects(launcher), launcher, CORS_ORIGINS=site.allowed_origin)
     api = service.url + "/api/hello"
     tab = open_tab(site.allowed_origin + "/burst.html")
 
@@ -313,13 +311,15 @@ TRACE_HEADERS = {
 def test_promise_all_with_request_id_and_trace_headers_resolves(
     launch: Callable[..., Launched],
     open_tab: Callable[[str], Tab],
-    project: Path,
+    fault_projects: Callable[[str], Path],
     site: StaticSite,
     header: str,
 ) -> None:
     """Each header a page may add passes the preflight: no "not allowed by
     Access-Control-Allow-Headers" refusal, which the browser reports as a CORS error."""
-    service = start(launch, project, "gunicorn", CORS_ORIGINS=site.allowed_origin)
+    service = start(
+        launch, fault_projects("gunicorn"), "gunicorn", CORS_ORIGINS=site.allowed_origin
+    )
     tab = open_tab(site.allowed_origin + "/burst.html")
 
     result = tab.burst(service.url + "/api/hello", headers={header: TRACE_HEADERS[header]})
@@ -336,13 +336,13 @@ def test_promise_all_with_request_id_and_trace_headers_resolves(
 def test_a_missing_route_reads_as_a_404_not_a_cors_error(
     launch: Callable[..., Launched],
     open_tab: Callable[[str], Tab],
-    project: Path,
+    fault_projects: Callable[[str], Path],
     site: StaticSite,
     launcher: str,
 ) -> None:
     """A typo in a route, fetched with a header that needs a preflight: the page gets the
     real 404 and its JSON body, not a network error."""
-    service = start(launch, project, launcher, CORS_ORIGINS=site.allowed_origin)
+    service = start(launch, fault_projects(launcher), launcher, CORS_ORIGINS=site.allowed_origin)
     tab = open_tab(site.allowed_origin + "/burst.html")
 
     result = tab.burst(service.url + "/api/helo")
@@ -358,12 +358,12 @@ def test_a_missing_route_reads_as_a_404_not_a_cors_error(
 def test_page_from_a_refused_origin_is_blocked(
     launch: Callable[..., Launched],
     open_tab: Callable[[str], Tab],
-    project: Path,
+    fault_projects: Callable[[str], Path],
     site: StaticSite,
     launcher: str,
 ) -> None:
     """The same page from an origin not in CORS_ORIGINS: every fetch rejects, as CORS."""
-    service = start(launch, project, launcher, CORS_ORIGINS=site.allowed_origin)
+    service = start(launch, fault_projects(launcher), launcher, CORS_ORIGINS=site.allowed_origin)
     api = service.url + "/api/hello"
     tab = open_tab(site.refused_origin + "/burst.html")
 
@@ -431,11 +431,13 @@ def run_cors_check(tab: Tab, url: str) -> tuple[str, str]:
 def test_shipped_cors_check_page_reports_success_and_the_reason_for_failure(
     launch: Callable[..., Launched],
     open_tab: Callable[[str], Tab],
-    project: Path,
+    fault_projects: Callable[[str], Path],
     site: StaticSite,
 ) -> None:
     """tools/cors-check.html passes from an allowed origin and explains a refused one."""
-    service = start(launch, project, "waitress", CORS_ORIGINS=site.allowed_origin)
+    service = start(
+        launch, fault_projects("waitress"), "waitress", CORS_ORIGINS=site.allowed_origin
+    )
     api = service.url + "/api/hello"
 
     allowed = open_tab(site.allowed_origin + "/cors-check.html")

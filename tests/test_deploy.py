@@ -47,7 +47,7 @@ README_HEADINGS = {
     "include_github_actions": "### GitHub Actions",
 }
 DEPLOY_FILES = set().union(*FILES.values())
-SERVERS = ("gunicorn", "waitress", "both")
+SERVERS = ("gunicorn", "waitress", "granian", "both")
 
 
 def bake(cookies, **answers: object) -> Path:
@@ -61,7 +61,7 @@ def relative_files(project: Path) -> set[str]:
     return {path.relative_to(project).as_posix() for path in text_files(project)}
 
 
-# --- Which files a bake ships: every combination (16 x 3 servers, bake only, ~10 s)
+# --- Which files a bake ships: every combination (16 x 4 servers, bake only, ~12 s)
 
 COMBINATIONS = [
     (server, dict(zip(FLAGS, flags, strict=True)))
@@ -111,6 +111,7 @@ def test_deploy_files_follow_the_answers(
 FULL = [
     {"server": "gunicorn"},
     {"server": "waitress"},
+    {"server": "granian"},
     # A privileged port, a log file and the oldest Python change what the files say.
     {"server": "both", "port": "80", "log_file": True, "python_version": "3.11"},
 ]
@@ -126,8 +127,13 @@ def gunicorn_in(answers: dict[str, object]) -> bool:
     return answers["server"] in ("gunicorn", "both")
 
 
+def start_sh_in(answers: dict[str, object]) -> bool:
+    """Gunicorn and Granian start with ./start.sh, which systemd and the image run."""
+    return answers["server"] in ("gunicorn", "granian", "both")
+
+
 def graceful_timeout(project: Path) -> int:
-    """Seconds the server lets in-flight requests finish: Gunicorn's default
+    """Seconds the server lets in-flight requests finish: Gunicorn's or Granian's default
     GRACEFUL_TIMEOUT, as service/settings.py states it; 0 for Waitress, which stops at once."""
     config = (project / "service/settings.py").read_text()
     found = re.search(r'"GRACEFUL_TIMEOUT": "(\d+)"', config)
@@ -187,7 +193,7 @@ def read_unit(path: Path) -> configparser.ConfigParser:
 
 def test_systemd_unit_passes_systemd_analyze_verify(full, tmp_path: Path) -> None:
     project, answers = full
-    if not gunicorn_in(answers):
+    if not start_sh_in(answers):
         pytest.skip("no systemd unit without start.sh")
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
@@ -206,11 +212,14 @@ def test_systemd_unit_passes_systemd_analyze_verify(full, tmp_path: Path) -> Non
 
 def test_systemd_unit_settings(full) -> None:
     project, answers = full
-    if not gunicorn_in(answers):
+    if not start_sh_in(answers):
         pytest.skip("no systemd unit without start.sh")
     service = read_unit(project / f"deploy/{SLUG}.service")["Service"]
     home = f"/srv/{SLUG}"
-    assert service["Type"] == "notify" and service["NotifyAccess"] == "main"
+    if gunicorn_in(answers):  # Gunicorn says when it listens; Granian cannot
+        assert service["Type"] == "notify" and service["NotifyAccess"] == "main"
+    else:
+        assert service["Type"] == "exec" and "NotifyAccess" not in service
     assert service["User"] == service["Group"] == SLUG
     assert service["WorkingDirectory"] == home
     assert service["ExecStart"] == f"{home}/start.sh"
@@ -262,7 +271,7 @@ def test_start_sh_tells_systemd_when_it_listens(full, launch, notify_socket) -> 
     # after its start timeout. start.sh execs Gunicorn, which sends it once bound.
     project, answers = full
     if not gunicorn_in(answers):
-        pytest.skip("no start.sh")
+        pytest.skip("only Gunicorn tells systemd (Type=notify)")
     listener, address = notify_socket
     server = launch(project, ["./start.sh"], WORKERS="1", NOTIFY_SOCKET=address, LOG_FILE="")
     message, _ = listener.recvfrom(4096)
@@ -307,7 +316,7 @@ def test_dockerfile_layers_user_and_command(full) -> None:
         assert setting in env
     port = str(answers.get("port", "8080"))
     assert f"PORT={port}" in env and arguments["EXPOSE"] == port
-    expected = ["./start.sh"] if gunicorn_in(answers) else ["python", "wsgi.py"]
+    expected = ["./start.sh"] if start_sh_in(answers) else ["python", "wsgi.py"]
     assert json.loads(arguments["CMD"]) == expected
     assert "/healthz" in arguments["HEALTHCHECK"]
 
@@ -355,8 +364,10 @@ def test_dockerignore_keeps_secrets_out_and_the_service_in(full) -> None:
     for secret in (".env", ".venv/bin/python", ".git/config"):
         assert secret not in sent
     needed = {"app.py", "wsgi.py", "pyproject.toml", "uv.lock", "service/settings.py"}
+    if start_sh_in(answers):
+        needed.add("start.sh")
     if gunicorn_in(answers):
-        needed |= {"start.sh", "gunicorn.conf.py"}
+        needed.add("gunicorn.conf.py")
     assert needed <= sent
     assert not any(name.startswith(("tests/", ".pytest_cache/")) for name in sent)
 

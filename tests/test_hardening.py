@@ -10,28 +10,28 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import (
+    FAULT_LAUNCHERS,
     Launched,
     Response,
-    gunicorn_command,
     launch_process,
     raw_request,
-    waitress_command,
 )
 
 ALLOWED = "http://allowed.example"
 SECRET = "hardening-test-secret-key-never-to-be-logged"  # noqa: S105 (a test value)
-LAUNCHERS = {"gunicorn": gunicorn_command(), "waitress": waitress_command()}
 SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy")
 
 
-@pytest.fixture(params=LAUNCHERS, scope="module")
+@pytest.fixture(params=FAULT_LAUNCHERS, scope="module")
 def server(
-    request: pytest.FixtureRequest, fault_project: Path, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    fault_projects: Callable[[str], Path],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Launched]:
     """Each launcher once per module, with the debugger asked for and a known key."""
     launched = launch_process(
-        fault_project,
-        LAUNCHERS[request.param],
+        fault_projects(request.param),
+        FAULT_LAUNCHERS[request.param][1],
         tmp_path_factory.mktemp("hardening") / "server.log",
         WORKERS="2",
         CORS_ORIGINS=ALLOWED,
@@ -134,18 +134,14 @@ def test_secret_key_is_never_logged(server: Launched) -> None:
     assert SECRET not in output
 
 
-@pytest.mark.parametrize("launcher", LAUNCHERS)
+@pytest.mark.parametrize("launcher", FAULT_LAUNCHERS)
 @pytest.mark.parametrize(
     ("trusted", "expected"), [("127.0.0.1", True), ("10.0.0.9, 127.0.0.1", True), ("", False)]
 )
 def test_hsts_only_when_a_trusted_proxy_says_https(
-    fault_project: Path,
-    launch: Callable[..., Launched],
-    launcher: str,
-    trusted: str,
-    expected: bool,
+    launch_fault_app: Callable[..., Launched], launcher: str, trusted: str, expected: bool
 ) -> None:
-    server = launch(fault_project, LAUNCHERS[launcher], WORKERS="1", FORWARDED_ALLOW_IPS=trusted)
+    server = launch_fault_app(launcher, WORKERS="1", FORWARDED_ALLOW_IPS=trusted)
     server.wait_healthy(seconds=15)
     headers = send(
         server,

@@ -69,6 +69,7 @@ def make_project(root: Path) -> Path:
         "start.sh",
         "gunicorn.conf.py",
         "service/gunicorn_hooks.py",
+        "service/watchdog.py",
         "start.ps1",
         "start.bat",
     ):
@@ -91,6 +92,7 @@ def answers_for(**changes: object) -> dict[str, object]:
     [
         ("gunicorn", {"start.sh", "gunicorn.conf.py", "gunicorn_hooks.py"}),
         ("waitress", {"start.ps1", "start.bat"}),
+        ("granian", {"start.sh", "start.ps1", "start.bat", "watchdog.py"}),
         ("both", {"start.sh", "gunicorn.conf.py", "gunicorn_hooks.py", "start.ps1", "start.bat"}),
     ],
 )
@@ -98,6 +100,7 @@ def test_post_gen_keeps_only_the_chosen_launchers(tmp_path: Path, server: str, k
     project = make_project(tmp_path)
     assert post_gen_project.main(answers_for(server=server), project) == 0
     launchers = {"start.sh", "gunicorn.conf.py", "gunicorn_hooks.py", "start.ps1", "start.bat"}
+    launchers.add("watchdog.py")
     assert {path.name for path in project.rglob("*")} & launchers == kept
     if "start.sh" in kept:
         assert (project / "start.sh").stat().st_mode & stat.S_IXUSR
@@ -117,7 +120,7 @@ def test_post_gen_writes_env_with_a_new_key_each_time(tmp_path: Path) -> None:
     assert keys[0] != keys[1]
 
 
-@pytest.mark.parametrize("server", ["gunicorn", "both"])
+@pytest.mark.parametrize("server", ["gunicorn", "granian", "both"])
 def test_post_gen_keeps_the_systemd_unit_where_start_sh_ships(tmp_path: Path, server: str) -> None:
     project = make_project(tmp_path)
     assert post_gen_project.main(answers_for(server=server), project) == 0

@@ -17,23 +17,31 @@ import pytest
 
 from tests.conftest import Launched, run, tool
 
-GUNICORN, WAITRESS = ["./start.sh"], [".venv/bin/python", "wsgi.py"]
+START_SH, WAITRESS = ["./start.sh"], [".venv/bin/python", "wsgi.py"]
 # (answers, installer, launcher as the README starts it, a path that must answer 200)
 CASES = {
-    "gunicorn-gthread-uv": ({"server": "gunicorn"}, "uv", GUNICORN, "/healthz"),
-    "gunicorn-gthread-pip": ({"server": "gunicorn"}, "pip", GUNICORN, "/healthz"),
+    "gunicorn-gthread-uv": ({"server": "gunicorn"}, "uv", START_SH, "/healthz"),
+    "gunicorn-gthread-pip": ({"server": "gunicorn"}, "pip", START_SH, "/healthz"),
     "gunicorn-gevent": (
         {"server": "gunicorn", "worker_class": "gevent"},
         "pip",
-        GUNICORN,
+        START_SH,
         "/healthz",
     ),
     "waitress": ({"server": "waitress"}, "uv", WAITRESS, "/healthz"),
     "both": ({"server": "both"}, "pip", WAITRESS, "/healthz"),
-    "metrics": ({"server": "gunicorn", "include_metrics": True}, "uv", GUNICORN, "/metrics"),
+    "metrics": ({"server": "gunicorn", "include_metrics": True}, "uv", START_SH, "/metrics"),
+    "granian-uv": ({"server": "granian"}, "uv", START_SH, "/healthz"),
+    "granian-metrics-pip": (
+        {"server": "granian", "include_metrics": True},
+        "pip",
+        START_SH,
+        "/metrics",
+    ),
 }
-# The default bake also runs its own suite in the environment each installer made.
-SUITE = {"gunicorn-gthread-uv", "gunicorn-gthread-pip"}
+# The default bake, and Granian's, also run their own suite in the environment each
+# installer made.
+SUITE = {"gunicorn-gthread-uv", "gunicorn-gthread-pip", "granian-uv"}
 
 
 def fresh_clone(project: Path, into: Path) -> Path:

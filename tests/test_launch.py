@@ -15,11 +15,13 @@ STARTUP_SECONDS = 2.0
 LAUNCHERS = {
     "gunicorn": ["./start.sh"],
     "waitress": [sys.executable, "wsgi.py"],
+    "granian": ["./start.sh"],
 }
 # (server answer, launcher started): "both" ships and must start either way.
 CASES = [
     ("gunicorn", "gunicorn"),
     ("waitress", "waitress"),
+    ("granian", "granian"),
     ("both", "gunicorn"),
     ("both", "waitress"),
 ]

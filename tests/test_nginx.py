@@ -22,7 +22,6 @@ from tests.conftest import (
     Response,
     finish_burst,
     free_port,
-    gunicorn_command,
     raw_request,
     run,
     slowest_request_among_slow_clients,
@@ -142,23 +141,21 @@ def test_generated_config_passes_nginx_t(cookies, tmp_path: Path, answers: dict)
     assert checked.returncode == 0, checked.stderr
 
 
-@pytest.fixture
-def service(fault_project: Path, launch: Callable[..., Launched]) -> Launched:
+@pytest.fixture(params=["gunicorn", "granian"])
+def service(request: pytest.FixtureRequest, launch_fault_app: Callable[..., Launched]) -> Launched:
+    """The fault app behind each nginx test, under Gunicorn (gthread) and Granian."""
     # FORWARDED_ALLOW_IPS=127.0.0.1 (the default): nginx on this host is trusted.
-    server = launch(fault_project, gunicorn_command(), WORKERS="2", CORS_ORIGINS=ALLOWED)
+    server = launch_fault_app(request.param, WORKERS="2", CORS_ORIGINS=ALLOWED)
     server.wait_healthy(seconds=15)
     return server
 
 
 def test_burst_through_nginx_loses_nothing(
-    fault_project: Path,
-    service: Launched,
-    nginx: Callable[..., Nginx],
-    burst: Callable[..., Burst],
+    service: Launched, nginx: Callable[..., Nginx], burst: Callable[..., Burst]
 ) -> None:
-    proxy = nginx(fault_project, service.port)
+    proxy = nginx(service.project, service.port)
     summary = finish_burst(
-        burst(fault_project, proxy.url + "/test/slow?seconds=0.05", pages=100, parallel=8)
+        burst(service.project, proxy.url + "/test/slow?seconds=0.05", pages=100, parallel=8)
     )
     print(f"nginx burst: {summary['requests']} requests, {summary['failed_pairs']} failed pairs")
     assert summary["failed_pairs"] == 0, summary
@@ -166,9 +163,9 @@ def test_burst_through_nginx_loses_nothing(
 
 
 def test_service_sees_the_client_through_nginx_but_not_forged_headers(
-    fault_project: Path, service: Launched, nginx: Callable[..., Nginx]
+    service: Launched, nginx: Callable[..., Nginx]
 ) -> None:
-    proxy = nginx(fault_project, service.port)
+    proxy = nginx(service.project, service.port)
     forged = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
     # Through nginx: the address nginx saw (its own X-Forwarded-For entry), not the forged one.
     via_nginx = json.loads(
@@ -198,24 +195,24 @@ def assert_proxy_error(response: Response, status: int, origin: str) -> None:
 
 @pytest.mark.parametrize("origin", [ALLOWED, REFUSED])
 def test_nginx_errors_are_json_with_cors_for_allowed_origins(
-    fault_project: Path, service: Launched, nginx: Callable[..., Nginx], origin: str
+    service: Launched, nginx: Callable[..., Nginx], origin: str
 ) -> None:
-    proxy = nginx(fault_project, service.port, proxy_read_timeout="1s")
+    proxy = nginx(service.project, service.port, proxy_read_timeout="1s")
     too_big = raw_request(proxy.port, "POST", "/api/echo", b"x" * 2_000_000, Origin=origin)
     assert_proxy_error(too_big, 413, origin)
     slow = raw_request(proxy.port, "GET", "/test/slow?seconds=3", Origin=origin)
     assert_proxy_error(slow, 504, origin)
-    down = nginx(fault_project, free_port())  # nothing listens upstream
+    down = nginx(service.project, free_port())  # nothing listens upstream
     assert_proxy_error(raw_request(down.port, "GET", "/api/hello", Origin=origin), 502, origin)
 
 
-def test_nginx_shields_gthread_from_slow_clients(
-    fault_project: Path, service: Launched, nginx: Callable[..., Nginx]
+def test_nginx_shields_the_service_from_slow_clients(
+    service: Launched, nginx: Callable[..., Nginx]
 ) -> None:
     """The case Gunicorn's gthread cannot be trusted to hold alone (see SLOW_CASES in
     test_faults.py): 300 clients trickling headers. nginx holds them, and a normal
     request still answers in 1 s."""
-    proxy = nginx(fault_project, service.port)
+    proxy = nginx(service.project, service.port)
     slowest = slowest_request_among_slow_clients(proxy.port, clients=300, kind="trickle")
     print(f"slow clients through nginx: slowest request {slowest:.3f} s")
     assert slowest < 1.0

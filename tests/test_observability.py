@@ -1,5 +1,5 @@
 """Every request can be followed from the browser to the log: request IDs, one access-log
-line per request (text or JSON, the same under both launchers), exceptions logged once."""
+line per request (text or JSON, the same under every launcher), exceptions logged once."""
 
 from __future__ import annotations
 
@@ -14,16 +14,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import (
+    FAULT_LAUNCHERS,
     Burst,
     Launched,
     finish_burst,
-    gunicorn_command,
     raw_request,
-    waitress_command,
 )
 
 ORIGIN = "http://localhost:5173"
-LAUNCHERS = {"gunicorn": gunicorn_command(), "waitress": waitress_command()}
 TEXT_ACCESS = re.compile(
     r" access \[(?P<request_id>[^\]]+)\]: (?P<method>\S+) (?P<path>\S+) (?P<status>\d+) "
     r"(?P<duration_ms>[\d.]+)ms client=(?P<client>\S+) origin=(?P<origin>\S+)$"
@@ -64,11 +62,11 @@ def access_lines(output: str, log_format: str) -> dict[str, dict[str, object]]:
 
 
 @pytest.mark.parametrize("log_format", ["json", "text"])
-@pytest.mark.parametrize("launcher", LAUNCHERS)
+@pytest.mark.parametrize("launcher", FAULT_LAUNCHERS)
 def test_each_request_is_one_access_line_with_its_request_id(
-    fault_project: Path, launch: Callable[..., Launched], launcher: str, log_format: str
+    launch_fault_app: Callable[..., Launched], launcher: str, log_format: str
 ) -> None:
-    server = launch(fault_project, LAUNCHERS[launcher], WORKERS="1", LOG_FORMAT=log_format)
+    server = launch_fault_app(launcher, WORKERS="1", LOG_FORMAT=log_format)
     server.wait_healthy(seconds=15)
     for name, method, path, headers, status in REQUESTS:
         answer, got = send(
@@ -90,7 +88,7 @@ def test_each_request_is_one_access_line_with_its_request_id(
         )
     exception = [line for line in output.splitlines() if "Exception on /test/boom" in line]
     assert len(exception) == 1 and "trace-error" in exception[0]
-    if log_format == "json":  # the traceback in its own field, under both launchers
+    if log_format == "json":  # the traceback in its own field, under every launcher
         record = json.loads(exception[0])
         assert record["message"] == "Exception on /test/boom [GET]"
         assert "Traceback" in record["exc_info"]
@@ -99,16 +97,15 @@ def test_each_request_is_one_access_line_with_its_request_id(
 
 @pytest.mark.parametrize(
     ("launcher", "worker_class"),
-    [("gunicorn", "gthread"), ("gunicorn", "gevent"), ("waitress", "-")],
+    [("gunicorn", "gthread"), ("gunicorn", "gevent"), ("waitress", "-"), ("granian", "-")],
 )
 def test_concurrent_requests_keep_their_own_ids(
-    fault_project: Path, launch: Callable[..., Launched], launcher: str, worker_class: str
+    launch_fault_app: Callable[..., Launched], launcher: str, worker_class: str
 ) -> None:
     """20 requests overlap in one process (threads, or greenlets under gevent); each
     access line must carry its own request's ID, never a neighbour's."""
-    server = launch(
-        fault_project,
-        LAUNCHERS[launcher],
+    server = launch_fault_app(
+        launcher,
         WORKERS="1",
         WORKER_CLASS=worker_class if launcher == "gunicorn" else "gthread",
         LOG_FORMAT="json",
@@ -131,11 +128,11 @@ def test_concurrent_requests_keep_their_own_ids(
     assert sorted(logged) == sorted(sent)
 
 
-@pytest.mark.parametrize("launcher", LAUNCHERS)
+@pytest.mark.parametrize("launcher", FAULT_LAUNCHERS)
 def test_hostile_request_ids_are_replaced_never_echoed_or_logged(
-    fault_project: Path, launch: Callable[..., Launched], launcher: str
+    launch_fault_app: Callable[..., Launched], launcher: str
 ) -> None:
-    server = launch(fault_project, LAUNCHERS[launcher], WORKERS="1", LOG_FORMAT="json")
+    server = launch_fault_app(launcher, WORKERS="1", LOG_FORMAT="json")
     server.wait_healthy(seconds=15)
     for hostile in HOSTILE_IDS:
         status, got = send(server.port, "GET", "/api/hello", **{"X-Request-ID": hostile})
@@ -153,12 +150,13 @@ def test_hostile_request_ids_are_replaced_never_echoed_or_logged(
         assert hostile not in output
 
 
-def test_metrics_add_up_across_gunicorn_workers(
-    cookies, launch: Callable[..., Launched], burst: Callable[..., Burst], tmp_path: Path
+@pytest.mark.parametrize("server_answer", ["gunicorn", "granian"])
+def test_metrics_add_up_across_workers(
+    cookies, launch: Callable[..., Launched], burst: Callable[..., Burst], server_answer: str
 ) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    result = cookies.bake(extra_context={"server": "gunicorn", "include_metrics": True})
+    result = cookies.bake(extra_context={"server": server_answer, "include_metrics": True})
     assert result.exit_code == 0, result.exception
     project = Path(result.project_path)
     server = launch(project, ["./start.sh"], WORKERS="3")

@@ -11,11 +11,13 @@ import pytest
 
 from tests.conftest import Launched, run
 
-# (answers, launcher): every Gunicorn worker class the prompt offers, and the Waitress entry.
+# (answers, launcher): every Gunicorn worker class the prompt offers, the Waitress entry,
+# and Granian's start.sh.
 CASES = {
     "gunicorn-gthread": ({"server": "gunicorn", "worker_class": "gthread"}, ["./start.sh"]),
     "gunicorn-gevent": ({"server": "gunicorn", "worker_class": "gevent"}, ["./start.sh"]),
     "waitress": ({"server": "waitress"}, [sys.executable, "wsgi.py"]),
+    "granian": ({"server": "granian"}, ["./start.sh"]),
 }
 # A CI-sized burst: 400 pairs in flight at once, each a preflight and a GET.
 PAGES, PARALLEL = 50, 8

@@ -3,18 +3,12 @@
 
 import os
 import signal
-{%- if metrics %}
-import tempfile
-{%- endif %}
 import threading
 import time
-{%- if metrics %}
-from pathlib import Path
-{%- endif %}
 from typing import Any
 
 from service import health
-from service.launch import capacity_line, raise_open_file_limit
+from service.launch import capacity_line, raise_open_file_limit{% if metrics %}, start_metrics_dir{% endif %}
 
 # The gthread worker's wait for a new connection's first bytes, in seconds (see below).
 GTHREAD_FIRST_DATA_WAIT = 0.1
@@ -102,18 +96,7 @@ def hold_stop_signals(hold: bool) -> None:
 {%- if metrics %}
 
 
-# --- Metrics (service/metrics.py): one file per worker, summed at scrape time.
-
-
-def start_metrics_dir(name: str) -> None:
-    """An empty PROMETHEUS_MULTIPROC_DIR for this run; workers inherit it at fork."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory is None:
-        directory = tempfile.mkdtemp(prefix=f"{name}-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-    # Files of an earlier run would add its counts to this one's.
-    for stale in Path(directory).glob("*.db"):
-        stale.unlink()
+# --- Metrics (service/metrics.py)
 
 
 def child_exit(server: Any, worker: Any) -> None:

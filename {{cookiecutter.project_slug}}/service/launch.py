@@ -1,4 +1,12 @@
+{#- Gunicorn and Granian run the app in several processes, whose metrics add up. #}
+{%- set multiprocess = cookiecutter.include_metrics and cookiecutter.server != "waitress" -%}
 """What each launcher does at start: room for a burst's sockets, and one line on capacity."""
+{%- if multiprocess %}
+
+import os
+import tempfile
+from pathlib import Path
+{%- endif %}
 
 
 def raise_open_file_limit(wanted: int) -> None:
@@ -20,3 +28,17 @@ def capacity_line(processes: int, per_process: int, connections: int) -> str:
         f"capacity: {processes} process(es) x {per_process} = {processes * per_process} "
         f"concurrent requests; up to {connections} open connections"
     )
+{%- if multiprocess %}
+
+
+def start_metrics_dir(name: str) -> None:
+    """An empty PROMETHEUS_MULTIPROC_DIR for this run, set before any worker starts: each
+    worker keeps its counts in a file there, and /metrics adds them up (service/metrics.py)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix=f"{name}-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    # Files of an earlier run would add its counts to this one's.
+    for stale in Path(directory).glob("*.db"):
+        stale.unlink()
+{%- endif %}

@@ -1,5 +1,6 @@
 {%- set gunicorn = cookiecutter.server in ("gunicorn", "both") -%}
 {%- set waitress = cookiecutter.server in ("waitress", "both") -%}
+{%- set granian = cookiecutter.server == "granian" -%}
 """One logging setup for every server: stderr always, plus LOG_FILE when it is set.
 
 LOG_FORMAT=json writes one JSON object per line for log collectors; text is for people.
@@ -168,32 +169,39 @@ class RequestIdFilter(logging.Filter):
 
 def configure(settings: Settings) -> None:
     """Send every logger's records, the servers' own included, to stderr and LOG_FILE."""
+    logging.config.dictConfig(logging_config(settings))
+    root = logging.getLogger()
+    access.handlers = [handler for handler in root.handlers if isinstance(handler, BatchedLines)]
+    access.json = settings.log_format == "json"
+
+
+def logging_config(settings: Settings) -> dict[str, Any]:
+    """configure()'s `logging.config.dictConfig` dict."""
     handler = {"formatter": settings.log_format, "filters": ["request_id"]}
     handlers: dict[str, dict[str, Any]] = {"stderr": {"()": BatchedLines, **handler}}
     if settings.log_file is not None:
         handlers["file"] = {"()": BatchedLines, "path": settings.log_file, **handler}
     names = list(handlers)
-    logging.config.dictConfig(
-        {
-            "version": 1,
-            "disable_existing_loggers": False,
-            "filters": {"request_id": {"()": RequestIdFilter}},
-            "formatters": {"text": {"format": TEXT_FORMAT}, "json": {"()": JsonFormatter}},
-            "handlers": handlers,
-            "root": {"level": settings.log_level, "handlers": names},
-            "loggers": {
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"text": {"format": TEXT_FORMAT}, "json": {"()": JsonFormatter}},
+        "handlers": handlers,
+        "root": {"level": settings.log_level, "handlers": names},
+        "loggers": {
 {%- if gunicorn %}
-                # Gunicorn's loggers do not propagate: they get the same handlers.
-                "gunicorn.error": {"handlers": names, "propagate": False},
+            # Gunicorn's loggers do not propagate: they get the same handlers.
+            "gunicorn.error": {"handlers": names, "propagate": False},
+{%- endif %}
+{%- if granian %}
+            # Granian's loggers do not propagate: they get the same handlers.
+            "_granian": {"handlers": names, "propagate": False},
 {%- endif %}
 {%- if waitress %}
-                # Waitress warns for every request that waits for a thread; in a burst that
-                # is the design working, and thousands of lines would bury real problems.
-                "waitress.queue": {"level": "ERROR"},
+            # Waitress warns for every request that waits for a thread; in a burst that
+            # is the design working, and thousands of lines would bury real problems.
+            "waitress.queue": {"level": "ERROR"},
 {%- endif %}
-            },
-        }
-    )
-    root = logging.getLogger()
-    access.handlers = [handler for handler in root.handlers if isinstance(handler, BatchedLines)]
-    access.json = settings.log_format == "json"
+        },
+    }

@@ -1,8 +1,9 @@
 """Prometheus metrics at /metrics: requests by route and status, latency, requests in flight.
 
-Every Gunicorn worker is its own process; prometheus_client's multiprocess mode adds them
-up at scrape time from files in PROMETHEUS_MULTIPROC_DIR, which service/gunicorn_hooks.py
-creates empty at every start. Under Waitress (one process) the plain registry is used.
+Every Gunicorn or Granian worker is its own process; prometheus_client's multiprocess mode
+adds them up at scrape time from files in PROMETHEUS_MULTIPROC_DIR, which the launcher
+creates empty at every start (service/launch.py). Under Waitress (one process) the plain
+registry is used.
 """
 
 from __future__ import annotations

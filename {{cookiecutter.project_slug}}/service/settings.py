@@ -1,4 +1,5 @@
 {%- set gunicorn = cookiecutter.server in ("gunicorn", "both") -%}
+{%- set granian = cookiecutter.server == "granian" -%}
 """Every setting of the service, read once from the environment (and `.env`) and checked.
 
 Each is an environment variable with its default in DEFAULTS, and only there (a test keeps
@@ -25,8 +26,11 @@ DEFAULTS = {
     # Listening on every interface is a server's job; HOST narrows it.
     "HOST": "{{ cookiecutter.host }}",  # nosec B104
     "PORT": "{{ cookiecutter.port }}",
-{%- if gunicorn %}
+{%- if gunicorn or granian %}
     # Processes: "auto" = 2 x cores + 1, every core busy while some wait (Gunicorn's advice).
+{%- if granian %}
+    # Granian runs one on Windows, whatever this says: raise THREADS there instead.
+{%- endif %}
     "WORKERS": "{{ cookiecutter.workers }}",
 {%- endif %}
     # Requests each process runs at once: handlers that wait on I/O need many.
@@ -58,6 +62,12 @@ DEFAULTS = {
     "KEEPALIVE": "5",
     "MAX_REQUESTS": "0",
 {%- endif %}
+{%- if granian %}
+    # Seconds a request may run before its worker is replaced (service/watchdog.py), and
+    # seconds in-flight requests get to finish on stop or reload (wsgi.py).
+    "TIMEOUT": "30",
+    "GRACEFUL_TIMEOUT": "30",
+{%- endif %}
 }
 {%- if gunicorn %}
 WORKER_CLASSES = ("gthread", "gevent")
@@ -80,7 +90,7 @@ class Settings:
     secret_key: str
     host: str
     port: int
-{%- if gunicorn %}
+{%- if gunicorn or granian %}
     workers: int
 {%- endif %}
     threads: int
@@ -103,6 +113,10 @@ class Settings:
     graceful_timeout: int
     keepalive: int
     max_requests: int
+{%- endif %}
+{%- if granian %}
+    timeout: int
+    graceful_timeout: int
 {%- endif %}
 
     @property
@@ -136,7 +150,7 @@ def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
         secret_key=env["SECRET_KEY"],
         host=env["HOST"],
         port=integer(env, "PORT", maximum=65535),
-{%- if gunicorn %}
+{%- if gunicorn or granian %}
         workers=_workers(env["WORKERS"]),
 {%- endif %}
         threads=integer(env, "THREADS"),
@@ -161,6 +175,10 @@ def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
         graceful_timeout=integer(env, "GRACEFUL_TIMEOUT"),
         keepalive=integer(env, "KEEPALIVE", minimum=0),
         max_requests=integer(env, "MAX_REQUESTS", minimum=0),
+{%- endif %}
+{%- if granian %}
+        timeout=integer(env, "TIMEOUT"),
+        graceful_timeout=integer(env, "GRACEFUL_TIMEOUT"),
 {%- endif %}
     )
 
@@ -216,13 +234,19 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-{%- if gunicorn %}
+{%- if gunicorn or granian %}
 
 
 def _workers(raw: str) -> int:
+{%- if granian %}
+    if sys.platform == "win32":
+        return 1  # all Granian runs there
+{%- endif %}
     if raw.strip().lower() == "auto":
         return 2 * cpu_count() + 1
     return integer({"WORKERS": raw}, "WORKERS")
+{%- endif %}
+{%- if gunicorn %}
 
 
 def _worker_class(env: Mapping[str, str]) -> str:

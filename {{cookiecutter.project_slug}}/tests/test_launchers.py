@@ -1,5 +1,6 @@
 {%- set gunicorn = cookiecutter.server in ("gunicorn", "both") -%}
 {%- set waitress = cookiecutter.server in ("waitress", "both") -%}
+{%- set granian = cookiecutter.server == "granian" -%}
 """The real launchers, started as users start them, on a free port of 127.0.0.1."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,10 @@ LAUNCHERS = {
 {%- endif %}
 {%- if waitress %}
     "waitress": [sys.executable, "wsgi.py"],
+{%- endif %}
+{%- if granian %}
+    # start.sh, and on Windows what start.ps1 and start.bat run.
+    "granian": [sys.executable, "wsgi.py"] if sys.platform == "win32" else ["bash", "start.sh"],
 {%- endif %}
 }
 STARTUP_SECONDS = 15
@@ -125,13 +131,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Message, bytes]:
+    """Status, headers (names match in any case: Granian sends them lower-case) and body."""
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (http on loopback)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, error.headers, error.read()
 
 
 def wait_until_healthy(server: Server) -> None:
@@ -203,7 +210,8 @@ def test_idle_connections_do_not_delay_a_request(serve: Callable[..., Server], n
     """Browsers preconnect sockets that send nothing. As many of them as the server has
     threads must not stall it: a normal request still answers within a second."""
     server = serve(name)
-    processes = WORKERS if name == "gunicorn" else 1
+    # One process: Waitress, and Granian on Windows.
+    processes = 1 if name == "waitress" or sys.platform == "win32" else WORKERS
     idle = [socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))]
     try:
         idle += [
@@ -270,7 +278,7 @@ def test_launcher_refuses_to_start_without_secret_key(tmp_path: Path, name: str)
     output = (tmp_path / "refused.log").read_text().strip()
     assert output.splitlines()[-1].startswith("error: SECRET_KEY is not set")
     assert "Traceback" not in output
-{%- if not waitress %}
+{%- if not waitress and not granian %}
 
 
 def test_wsgi_script_points_to_start_sh_instead_of_a_dev_server() -> None:
