@@ -11,9 +11,10 @@
   preflights and requests with a CORS header so the load check accepts them, and
   `/bench/io` waits 50 ms like the generated route.
 
-Gunicorn imports `bench_app:<name>`. The other servers run this file as a script:
-    python bench_app.py waitress-entry|waitress-threads-4|dev-server app|plain|logged|bare
-with HOST and PORT from the environment.
+Gunicorn and Granian's command line import `bench_app:<name>`. The other servers run
+this file as a script:
+    python bench_app.py waitress-entry|waitress-threads-4|dev-server|granian-entry APP
+with APP one of app, plain, logged, cors, bare, and HOST and PORT from the environment.
 """
 
 from __future__ import annotations
@@ -126,6 +127,29 @@ def waitress_entry(target: Callable[..., Any]) -> None:
     wsgi.serve()
 
 
+def granian_entry(target: Callable[..., Any]) -> None:
+    """The generated `python wsgi.py` of a server=granian bake: wsgi.serve() with its
+    settings, each worker's app from granian_worker()."""
+    import wsgi
+
+    os.environ["BENCH_TARGET"] = next(name for name, app in TARGETS.items() if app is target)
+    wsgi.serve("bench_app:granian_worker")
+
+
+def granian_worker() -> Callable[..., Any]:
+    """A Granian worker's app: BENCH_TARGET's, with the generated worker's set-up (log
+    writer, hung-request watchdog) as wsgi.worker_app() gives the generated app."""
+    import wsgi
+    from service.watchdog import Watchdog
+
+    wsgi.set_up_worker(app)
+    target = TARGETS[os.environ["BENCH_TARGET"]]
+    if target is app:
+        return app
+    settings = app.config["SETTINGS"]
+    return Watchdog(target, settings.timeout, settings.graceful_timeout)
+
+
 def waitress_threads_4(target: Callable[..., Any]) -> None:
     """The common advice: `serve(app, threads=4)`, every other limit at its default."""
     from waitress import serve
@@ -144,6 +168,7 @@ MODES = {
     "waitress-entry": waitress_entry,
     "waitress-threads-4": waitress_threads_4,
     "dev-server": dev_server,
+    "granian-entry": granian_entry,
 }
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ class Measurement:
 @dataclass
 class Results:
     measurements: dict[tuple[str, str], Measurement] = field(default_factory=dict)
-    start_sh_ready: float | None = None
+    # Seconds from ./start.sh to /healthz, by the bake's `server` answer.
+    start_sh_ready: dict[str, float] = field(default_factory=dict)
 
     def add(self, measurement: Measurement) -> None:
         self.measurements[(measurement.setup.key, measurement.target)] = measurement
@@ -102,6 +103,11 @@ def reference_rate(results: Results, reference: Setup) -> float | None:
 def versus_reference(results: Results, setup: Setup, reference: Setup) -> float | None:
     """A setting's burst requests/s as a multiple of the reference row's, same run."""
     return ratio(results.io_rate(setup.key), reference_rate(results, reference))
+
+
+def versus(results: Results, setup: Setup, other: Setup) -> float | None:
+    """A setting's burst requests/s on the generated app as a multiple of another's."""
+    return ratio(results.io_rate(setup.key), results.io_rate(other.key))
 
 
 def io_table(results: Results, setups: Sequence[Setup], ceiling: Setup, reference: Setup) -> str:
@@ -208,8 +214,8 @@ def at_least(name: str, value: float | None, minimum: float) -> Target:
     return Target(name, f"{value:.2f}x", value >= minimum)
 
 
-def ready_within(seconds: float | None, limit: float) -> Target:
-    name = f"gunicorn launcher (start.sh) answers /healthz within {limit:g} s of start"
+def ready_within(launcher: str, seconds: float | None, limit: float) -> Target:
+    name = f"{launcher} answers /healthz within {limit:g} s of start"
     if seconds is None:
         return Target(name, "not measured", None)
     return Target(name, f"{seconds:.2f} s", seconds <= limit)

@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/run.py           # the full run, about 3.5 minutes
     .venv/bin/python benchmarks/run.py --quick   # smaller and shorter, while developing
 
-Bakes the template into benchmarks/output/, adds bench_app.py to the baked project, then
+Bakes the template into benchmarks/output/ twice (server=both and server=granian), adds
+bench_app.py to each baked project, then
 starts each server setting in turn (its own process group, always stopped) and measures:
 1. an I/O-bound burst: the project's tools/loadcheck.py, 200 pages x 8 parallel
    preflight+GET pairs against a 50 ms route, on the generated app and a bare WSGI app;
@@ -53,14 +54,22 @@ OUTPUT = HERE / "output"
 ORIGIN = "http://localhost:5173"
 IO_PATH = "/bench/io"
 HELLO_PATH = "/api/hello"
-PACKAGES = ("flask", "flask-cors", "werkzeug", "gunicorn", "gevent", "waitress", "aiohttp")
+PACKAGES = (
+    *("flask", "flask-cors", "werkzeug", "gunicorn", "gevent", "waitress", "granian"),
+    "aiohttp",
+)
+# The bakes, by their `server` answer: Gunicorn and Waitress in one, Granian in the other.
+BAKES = ("both", "granian")
 
 # Every setting takes the I/O burst, on the apps its burst_apps name.
 IO_SETUPS = [
     servers.LAUNCHER_GTHREAD,
     servers.LAUNCHER_GEVENT,
     servers.WAITRESS_ENTRY,
+    servers.GRANIAN_LAUNCHER,
     servers.COOKIECUTTER_FLASK,
+    servers.GRANIAN_TUNED,
+    servers.GRANIAN_DEFAULTS,
     servers.GUNICORN_W4,
     servers.WAITRESS_T4,
     servers.DEV_SERVER,
@@ -69,7 +78,17 @@ REFERENCE = servers.COOKIECUTTER_FLASK
 # Per-request CPU, as a multiple of plain Flask's on the same server settings, at most.
 CPU_LIMIT = 1.3
 # The generated launchers also take the steady load (every app in servers.APPS).
-CPU_SETUPS = [servers.LAUNCHER_GTHREAD, servers.LAUNCHER_GEVENT, servers.WAITRESS_ENTRY]
+LAUNCHERS = [
+    servers.LAUNCHER_GTHREAD,
+    servers.LAUNCHER_GEVENT,
+    servers.WAITRESS_ENTRY,
+    servers.GRANIAN_LAUNCHER,
+]
+CPU_SETUPS = [*LAUNCHERS, servers.GRANIAN_TUNED, servers.GRANIAN_DEFAULTS]
+# Granian's targets (issue #14), against the generated gunicorn gthread launcher: burst
+# goodput and CPU-light requests/s, as multiples of its own in the same run.
+GRANIAN_BURST_VS_GTHREAD = 1.3
+GRANIAN_CPU_LIGHT_VS_GTHREAD = 1.4
 CEILING = servers.LAUNCHER_GEVENT
 
 
@@ -90,8 +109,9 @@ def targets_of(setup: Setup) -> list[str]:
 
 
 def step_count() -> int:
-    # Bake and start.sh, then per setting: its start, its bursts, maybe a steady load.
-    return 2 + sum(1 + len(setup.burst_apps) + (setup in CPU_SETUPS) for setup in IO_SETUPS)
+    # The bakes and their start.sh, then per setting: its start, bursts, maybe a steady load.
+    steps = sum(1 + len(setup.burst_apps) + (setup in CPU_SETUPS) for setup in IO_SETUPS)
+    return 2 * len(BAKES) + steps
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -173,18 +193,22 @@ def template_source(ref: str | None) -> tuple[Path, str]:
     return folder, f"commit {short_commit(ref)}"
 
 
-def bake(ref: str | None) -> tuple[Path, str]:
-    """A fresh project with both launchers, plus the bench module."""
+def bake(ref: str | None) -> tuple[dict[str, Path], str]:
+    """A fresh project per BAKES answer, each with the bench module."""
     shutil.rmtree(OUTPUT, ignore_errors=True)
     (OUTPUT / "logs").mkdir(parents=True)
     template, described = template_source(ref)
-    project = Path(
-        cookiecutter(
-            str(template), no_input=True, output_dir=str(OUTPUT), extra_context={"server": "both"}
+    projects = {}
+    for server in BAKES:
+        baked = cookiecutter(
+            str(template),
+            no_input=True,
+            output_dir=str(OUTPUT / server),
+            extra_context={"server": server},
         )
-    )
-    shutil.copy(HERE / "bench_app.py", project / "bench_app.py")
-    return project, described
+        projects[server] = Path(baked)
+        shutil.copy(HERE / "bench_app.py", projects[server] / "bench_app.py")
+    return projects, described
 
 
 def start_sh_ready_seconds(project: Path) -> float:
@@ -200,21 +224,25 @@ def start_sh_ready_seconds(project: Path) -> float:
         label="start.sh",
         cwd=project,
         env=env,
-        log=OUTPUT / "logs" / "start-sh.log",
+        log=OUTPUT / "logs" / f"start-sh-{project.parent.name}.log",
         ready_path="/healthz",
     ) as server:
         return server.ready_seconds
 
 
 def measure(
-    setup: Setup, project: Path, options: Options, progress: Progress, results: Results
+    setup: Setup,
+    projects: dict[str, Path],
+    options: Options,
+    progress: Progress,
+    results: Results,
 ) -> None:
     """Start every app this setting serves, then burst and load them; always stop them."""
     overrides = {"CORS_ORIGINS": ORIGIN}
     with contextlib.ExitStack() as stack:
         started = {
             target: stack.enter_context(
-                servers.start(setup, target, project, OUTPUT / "logs", overrides)
+                servers.start(setup, target, projects, OUTPUT / "logs", overrides)
             )
             for target in targets_of(setup)
         }
@@ -223,7 +251,7 @@ def measure(
         found = {t: Measurement(setup, t, s.ready_seconds) for t, s in started.items()}
         for measurement in found.values():
             results.add(measurement)  # filled in below; a failed step leaves n/a cells
-        loadcheck = project / "tools" / "loadcheck.py"
+        loadcheck = projects[setup.project] / "tools" / "loadcheck.py"
         for target in setup.burst_apps:
             server = started[target]
             burst = io_burst(
@@ -265,24 +293,24 @@ def step_guard(progress: Progress, label: str) -> Iterator[None]:
         progress.line(f"{label}: FAILED: {error}")
 
 
-def run(options: Options, results: Results) -> tuple[Progress, Path, str]:
+def run(options: Options, results: Results) -> tuple[Progress, dict[str, Path], str]:
     progress = Progress(step_count())
-    project, template = bake(options.ref)
-    progress.line(f"baked the {template} (server=both), added bench_app.py")
-    with step_guard(progress, "start.sh"):
-        results.start_sh_ready = start_sh_ready_seconds(project)
-        progress.line(f"start.sh answered /healthz in {results.start_sh_ready:.2f} s")
+    projects, template = bake(options.ref)
+    for server, project in projects.items():
+        progress.line(f"baked the {template} (server={server}), added bench_app.py")
+        with step_guard(progress, f"start.sh ({server})"):
+            results.start_sh_ready[server] = start_sh_ready_seconds(project)
+            seconds = results.start_sh_ready[server]
+            progress.line(f"start.sh (server={server}) answered /healthz in {seconds:.2f} s")
     for setup in IO_SETUPS:
         with step_guard(progress, setup.label):
-            measure(setup, project, options, progress, results)
-    return progress, project, template
+            measure(setup, projects, options, progress, results)
+    return progress, projects, template
 
 
 def evaluate(results: Results) -> list[Target]:
     launchers = [servers.LAUNCHER_GTHREAD, servers.LAUNCHER_GEVENT]
-    targets = [
-        reporting.zero_failures(results, setup) for setup in [*launchers, servers.WAITRESS_ENTRY]
-    ]
+    targets = [reporting.zero_failures(results, setup) for setup in LAUNCHERS]
     targets += [
         reporting.at_least(
             f"burst: {setup.label} >= the reference's req/s",
@@ -291,20 +319,55 @@ def evaluate(results: Results) -> list[Target]:
         )
         for setup in launchers
     ]
-    targets += [reporting.cpu_target(results, setup, CPU_LIMIT) for setup in CPU_SETUPS]
-    targets.append(reporting.ready_within(results.start_sh_ready, 2.0))
+    targets += [reporting.cpu_target(results, setup, CPU_LIMIT) for setup in LAUNCHERS]
+    targets += granian_targets(results)
+    targets += [
+        reporting.ready_within(f"{label} (start.sh)", results.start_sh_ready.get(server), 2.0)
+        for server, label in (("both", "gunicorn launcher"), ("granian", "granian launcher"))
+    ]
     return targets
 
 
-def settings_used(project: Path) -> str:
-    defaults = runpy.run_path(str(project / "service" / "settings.py"))["DEFAULTS"]
+def granian_targets(results: Results) -> list[Target]:
+    granian, gthread = servers.GRANIAN_LAUNCHER, servers.LAUNCHER_GTHREAD
+    return [
+        reporting.at_least(
+            f"burst: {granian.label} >= {GRANIAN_BURST_VS_GTHREAD:g}x gthread launcher's req/s",
+            reporting.versus(results, granian, gthread),
+            GRANIAN_BURST_VS_GTHREAD,
+        ),
+        reporting.at_least(
+            f"burst: {granian.label} >= the hand-tuned granian row's req/s",
+            reporting.versus(results, granian, servers.GRANIAN_TUNED),
+            1,
+        ),
+        reporting.at_least(
+            f"CPU-light: {granian.label} >= {GRANIAN_CPU_LIGHT_VS_GTHREAD:g}x gthread "
+            "launcher's req/s",
+            reporting.ratio(
+                reporting.cpu_value(results, granian.key, "app", "requests_per_second"),
+                reporting.cpu_value(results, gthread.key, "app", "requests_per_second"),
+            ),
+            GRANIAN_CPU_LIGHT_VS_GTHREAD,
+        ),
+    ]
+
+
+def settings_used(projects: dict[str, Path]) -> str:
+    def defaults(server: str) -> dict[str, str]:
+        return runpy.run_path(str(projects[server] / "service" / "settings.py"))["DEFAULTS"]
+
     cores = cputime.cores()
     names = ("WORKERS", "THREADS", "WORKER_CONNECTIONS", "KEEPALIVE", "LOG_LEVEL")
-    values = ", ".join(f"{name}={defaults[name]}" for name in names)
+    values = ", ".join(f"{name}={defaults('both')[name]}" for name in names)
+    granian = defaults("granian")
     return (
         f"Generated launchers as shipped (the defaults in service/settings.py): {values}; "
         f"WORKERS=auto is 2 x {cores} cores + 1 = {2 * cores + 1} Gunicorn workers. Waitress "
-        "entry: wsgi.py's constants and THREADS. Reference: cookiecutter-flask's production "
+        "entry: wsgi.py's constants and THREADS. Granian launcher (a server=granian bake): "
+        f"WORKERS={granian['WORKERS']}, THREADS={granian['THREADS']}, wsgi.py's backlog and "
+        "backpressure (2,048 each); granian's defaults and the hand-tuned row run its command "
+        "line on the same app. Reference: cookiecutter-flask's production "
         "command (`gunicorn -k gevent -w 4 --max-requests 5000 --max-requests-jitter 500`, no "
         "config file) serving plain Flask with flask-cors. Common advice: `gunicorn -w 4` (no "
         "config file) and `waitress.serve(app, threads=4)`. Dev server: werkzeug "
@@ -375,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = Results()
     load_at_start = os.getloadavg()[0]
     try:
-        progress, project, template = run(options, results)
+        progress, projects, template = run(options, results)
     except KeyboardInterrupt:
         print("interrupted: every server started has been stopped", file=sys.stderr)
         return 130
@@ -389,7 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runtime": f"{int(runtime // 60)} min {int(runtime % 60)} s",
         "cores": cputime.cores(),
         "load": f"{load_at_start:.1f} / {os.getloadavg()[0]:.1f}",
-        "settings": settings_used(project),
+        "settings": settings_used(projects),
         "template": template,
     }
     text = document(results, targets, options, context)

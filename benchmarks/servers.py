@@ -46,6 +46,8 @@ class Setup:
     outside_project: bool = False
     # The apps (see APPS) the I/O burst is fired at on this setting.
     burst_apps: tuple[str, ...] = ("app", "bare")
+    # The bake it runs in, by its `server` answer (run.py bakes "both" and "granian").
+    project: str = "both"
 
 
 def gunicorn_launcher(worker_class: str) -> Setup:
@@ -109,6 +111,39 @@ COOKIECUTTER_FLASK = Setup(
     burst_apps=("cors",),
 )
 DEV_SERVER = Setup("dev-server", "Flask dev server (threaded)", script("dev-server"))
+# The generated `python wsgi.py` of a server=granian bake (start.sh runs it), as shipped.
+GRANIAN_LAUNCHER = Setup(
+    "granian-launcher",
+    "generated granian launcher (wsgi.serve)",
+    script("granian-entry"),
+    project="granian",
+)
+
+
+def granian_cli(key: str, label: str, *options: str) -> Setup:
+    """Granian's own command line instead of the generated wsgi.py, serving the same app
+    with the same per-worker set-up (bench_app.granian_worker)."""
+    return Setup(
+        key,
+        label,
+        lambda target, _: [
+            *("env", f"BENCH_TARGET={target}", PYTHON, "-m", "granian", "--interface", "wsgi"),
+            *(*options, "--host", "127.0.0.1", "--port", "$PORT"),
+            *("--factory", "bench_app:granian_worker"),
+        ],
+        burst_apps=("app",),
+        project="granian",
+    )
+
+
+GRANIAN_DEFAULTS = granian_cli("granian-defaults", "granian, its defaults")
+# The best hand-tuned setting measured when Granian was proposed (issue #14).
+GRANIAN_TUNED = granian_cli(
+    "granian-tuned",
+    "granian hand-tuned: 5 workers x 32 threads, backlog and backpressure 2048",
+    *("--workers", "5", "--blocking-threads", "32"),
+    *("--backlog", "2048", "--backpressure", "2048"),
+)
 
 
 def free_port() -> int:
@@ -253,9 +288,11 @@ APPS: dict[str, tuple[str, dict[str, str]]] = {
 
 
 def start(
-    setup: Setup, target: str, project: Path, logs: Path, overrides: dict[str, str]
+    setup: Setup, target: str, projects: dict[str, Path], logs: Path, overrides: dict[str, str]
 ) -> contextlib.AbstractContextManager[Server]:
-    """`setup` serving the app `target` names (see APPS) on a free 127.0.0.1 port."""
+    """`setup` serving the app `target` names (see APPS) on a free 127.0.0.1 port, in the
+    bake `projects[setup.project]`."""
+    project = projects[setup.project]
     attribute, app_env = APPS[target]
     port = str(free_port())
     env = {
