@@ -206,6 +206,11 @@ def test_readme_quotes_the_latest_benchmark() -> None:
         "generated gunicorn launcher, gthread": "this template, Gunicorn `gthread` (default)",
         "generated gunicorn launcher, gevent": "this template, Gunicorn `gevent`",
         "generated waitress entry (wsgi.serve)": "this template, Waitress entry",
+        "generated granian launcher (wsgi.serve)": "this template, Granian launcher",
+        "granian, its defaults": "Granian, its defaults",
+        "granian hand-tuned: 5 workers x 32 threads, backlog and backpressure 2048": (
+            "Granian hand-tuned: 5 workers x 32 threads, backlog and backpressure 2,048"
+        ),
     }
     for measured, shown in quoted.items():
         row = re.search(rf"^\| {re.escape(measured)} \| (.+)$", results, re.MULTILINE)
