@@ -31,6 +31,15 @@ OPTIONAL = {
     "include_github_actions": [".github"],
     "include_metrics": ["service/metrics.py", "tests/test_metrics.py"],
 }
+# The database's code, migrations and tests, kept only with database=postgresql.
+DATABASE_FILES = [
+    "service/db.py",
+    "service/models.py",
+    "service/notes.py",
+    "migrations",
+    "tests/postgres.py",
+    "tests/test_db.py",
+]
 # Extras that run ./start.sh, which a Waitress-only (Windows) project does not have.
 NEED_START_SH = {"include_systemd"}
 EXECUTABLES = ["start.sh"]
@@ -47,6 +56,8 @@ def excluded(answers: dict[str, object]) -> list[str]:
             keep = False
         if not keep:
             paths += [name.format(**answers) for name in names]
+    if answers["database"] == "none":
+        paths += DATABASE_FILES
     return paths
 
 
@@ -68,8 +79,9 @@ def set_run_bits(project: Path) -> None:
             script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-def write_env(project: Path) -> None:
-    """`.env` with what only this project has: a fresh secret key only this machine knows.
+def write_env(project: Path, answers: dict[str, object]) -> None:
+    """`.env` with what only this project has: a fresh secret key only this machine knows,
+    and with a database, where the local one is.
 
     Every other setting keeps its default in service/settings.py, so a default changed
     there later still reaches the project."""
@@ -79,6 +91,11 @@ def write_env(project: Path) -> None:
         "# Never commit this file: it holds the key that signs sessions.\n"
         f"SECRET_KEY={key}\n"
     )
+    if answers["database"] == "postgresql":
+        text += (
+            "# A PostgreSQL on this machine (README, Database); production sets its own.\n"
+            f"DATABASE_URL=postgresql://postgres@localhost:5432/{answers['project_slug']}\n"
+        )
     env = project / ".env"
     # Created readable by its owner only: it holds the key.
     descriptor = os.open(env, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -89,7 +106,7 @@ def write_env(project: Path) -> None:
 def main(answers: dict[str, object], project: Path) -> int:
     remove(project, excluded(answers))
     set_run_bits(project)
-    write_env(project)
+    write_env(project, answers)
     return 0
 
 

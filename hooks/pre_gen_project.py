@@ -17,6 +17,7 @@ SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
 HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
 SERVERS = ("gunicorn", "waitress", "granian", "both")
+DATABASES = ("none", "postgresql")
 # local_extensions.SUPPORTED_PYTHONS, which python_version's default comes from.
 PYTHONS = ("3.11", "3.12", "3.13", "3.14")
 
@@ -33,6 +34,10 @@ def validate_python_version(value: str) -> str | None:
 
 def validate_server(value: str) -> str | None:
     return None if value in SERVERS else f"must be one of {', '.join(SERVERS)}"
+
+
+def validate_database(value: str) -> str | None:
+    return None if value in DATABASES else f"must be one of {', '.join(DATABASES)}"
 
 
 def validate_host(value: str) -> str | None:
@@ -86,6 +91,7 @@ VALIDATORS: dict[str, Callable[..., str | None]] = {
     "cors_origins": validate_cors_origins,
     "cors_allow_credentials": validate_boolean,
     "log_file": validate_boolean,
+    "database": validate_database,
 }
 
 

@@ -50,7 +50,27 @@ MATRIX = [
         {"server": server, "include_metrics": True}
         for server in ("gunicorn", "waitress", "granian", "both")
     ),
+    # The database on each server (the default one's suite runs in tests/test_install.py).
+    {"server": "gunicorn", "worker_class": "gevent", "database": "postgresql"},
+    *({"server": server, "database": "postgresql"} for server in ("waitress", "granian", "both")),
 ]
+
+
+# Answers whose every combination with each server is baked and checked, while the
+# generated suite runs on a pairwise subset: each pair of values (server x credentials,
+# server x log file, credentials x log file) still meets in some run of it.
+PAIRWISE = ("cors_allow_credentials", "log_file")
+
+
+def runs_generated_suite(answers: dict[str, object]) -> bool:
+    """Whether the generated suite runs on this bake of MATRIX (the pairwise subset)."""
+    if answers["server"] == "both" and "database" in answers:
+        return False  # its database code is the Gunicorn bake's and the Waitress bake's
+    if set(answers) - {"server", *PAIRWISE}:
+        return True  # the other rows each change what the suite tests
+    credentials, log_file = (bool(answers.get(key)) for key in PAIRWISE)
+    alike = credentials == log_file
+    return alike if answers["server"] in ("gunicorn", "waitress") else not alike
 
 
 def combination_id(answers: dict[str, object]) -> str:
@@ -60,7 +80,8 @@ def combination_id(answers: dict[str, object]) -> str:
         if answers.get(key)
     ]
     worker_class = [str(answers["worker_class"])] if "worker_class" in answers else []
-    return "-".join([str(answers["server"]), *worker_class, *flags])
+    database = [str(answers["database"])] if "database" in answers else []
+    return "-".join([str(answers["server"]), *worker_class, *flags, *database])
 
 
 @pytest.fixture(scope="session", params=MATRIX, ids=combination_id)

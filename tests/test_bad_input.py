@@ -66,7 +66,7 @@ def test_cli_prints_one_line_naming_the_prompt(
 
 @pytest.mark.parametrize(
     ("prompt", "value"),
-    [("server", "apache"), ("worker_class", "eventlet")],
+    [("server", "apache"), ("worker_class", "eventlet"), ("database", "mysql")],
 )
 def test_unknown_choice_is_refused_before_anything_is_written(
     tmp_path: Path, prompt: str, value: str

@@ -111,7 +111,8 @@ def test_deploy_files_follow_the_answers(
 FULL = [
     {"server": "gunicorn"},
     {"server": "waitress"},
-    {"server": "granian"},
+    # With a database: migrations as a release step in each deployment file.
+    {"server": "granian", "database": "postgresql"},
     # A privileged port, a log file and the oldest Python change what the files say.
     {"server": "both", "port": "80", "log_file": True, "python_version": "3.11"},
 ]
@@ -200,9 +201,10 @@ def test_systemd_unit_passes_systemd_analyze_verify(full, tmp_path: Path) -> Non
         pytest.skip("systemd-analyze is not installed; test_systemd_unit_settings still runs")
     # verify checks that ExecStart exists: point /srv/<slug> at this bake.
     unit = tmp_path / f"{SLUG}.service"
-    unit.write_text(
-        (project / f"deploy/{SLUG}.service").read_text().replace(f"/srv/{SLUG}", str(project))
-    )
+    # The migration step's Python is the virtualenv a deployment creates: this one here.
+    text = (project / f"deploy/{SLUG}.service").read_text()
+    text = text.replace(f"/srv/{SLUG}/.venv/bin/python", sys.executable)
+    unit.write_text(text.replace(f"/srv/{SLUG}", str(project)))
     result = run([analyze, "verify", str(unit)], tmp_path, timeout=60, SYSTEMD_LOG_COLOR="0")
     # An unknown key or a bad value is only a warning to systemd: any output fails.
     assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), (
@@ -312,8 +314,10 @@ def test_dockerfile_layers_user_and_command(full) -> None:
     assert user.isdigit() and int(user) > 0, "must run as a numeric non-root user"
     assert instructions.index("USER") > steps.index(("COPY", ". ."))
     env = " ".join(args for name, args in steps if name == "ENV")
-    for setting in ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "HOST=0.0.0.0"):
+    # No .pyc written at run time, so they are compiled as uv installs.
+    for setting in ("PYTHONDONTWRITEBYTECODE=1", "UV_COMPILE_BYTECODE=1", "PYTHONUNBUFFERED=1"):
         assert setting in env
+    assert "HOST=0.0.0.0" in env
     port = str(answers.get("port", "8080"))
     assert f"PORT={port}" in env and arguments["EXPOSE"] == port
     expected = ["./start.sh"] if start_sh_in(answers) else ["python", "wsgi.py"]
@@ -436,6 +440,8 @@ def test_docker_command_serves_passes_its_health_check_and_stops(full, launch) -
     check = image_command(json.loads(steps["HEALTHCHECK"].split(" CMD ", 1)[1]))
     stop = getattr(signal, steps.get("STOPSIGNAL", "SIGTERM"))
     env = {"LOG_FILE": "", "WORKERS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    if (project / "service/db.py").exists():  # required; nothing connects before a request
+        env["DATABASE_URL"] = "postgresql://app@127.0.0.1:9/app"
     server, pid = start_as_pid_1(launch, project, command, **env)
     server.wait_healthy(15)
     healthy = run(check, project, timeout=10, PORT=str(server.port))
@@ -448,6 +454,32 @@ def test_docker_command_serves_passes_its_health_check_and_stops(full, launch) -
         pytest.fail(f"{stop.name} did not stop {command} within 10 s:\n{server.output()}")
     unhealthy = run(check, project, timeout=10, PORT=str(server.port))
     assert unhealthy.returncode != 0, "the health check passes with nothing listening"
+
+
+def test_migrations_run_once_per_release_never_in_a_worker(full) -> None:
+    """systemd migrates before the service starts, Kubernetes in an init container with the
+    same image and secret; the image's command and the workers never migrate."""
+    project, answers = full
+    database = answers.get("database") == "postgresql"
+    upgrade = "flask --app app db upgrade"
+    if start_sh_in(answers):  # the systemd unit runs start.sh
+        unit = (project / f"deploy/{SLUG}.service").read_text()
+        pre = [line for line in unit.splitlines() if line.startswith("ExecStartPre=")]
+        assert [line.endswith(f"-m {upgrade}") for line in pre] == ([True] if database else [])
+    assert "db upgrade" not in dict(dockerfile(project))["CMD"]
+    pod = manifests(project)["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    init = pod.get("initContainers", [])
+    assert [" ".join(c["command"]) for c in init] == ([f"python -m {upgrade}"] if database else [])
+    for migrating in init:
+        assert migrating["image"] == container["image"]
+        names = {item["name"]: item for item in migrating["env"]}
+        assert names["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+            "name": NAME,
+            "key": "DATABASE_URL",
+        }
+    for path in (project / "service").glob("*.py"):
+        assert "upgrade(" not in path.read_text(), f"{path.name} migrates in a worker"
 
 
 # --- Kubernetes

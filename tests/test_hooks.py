@@ -72,6 +72,7 @@ def make_project(root: Path) -> Path:
         "service/watchdog.py",
         "start.ps1",
         "start.bat",
+        *post_gen_project.DATABASE_FILES,
     ):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text("")
@@ -110,7 +111,7 @@ def test_post_gen_writes_env_with_a_new_key_each_time(tmp_path: Path) -> None:
     keys = []
     for attempt in range(2):
         project = make_project(tmp_path / str(attempt))
-        post_gen_project.write_env(project)
+        post_gen_project.write_env(project, answers_for())
         env = (project / ".env").read_text()
         # The key and nothing else: every other setting keeps its default in code.
         (line,) = [line for line in env.splitlines() if not line.startswith("#")]
@@ -118,6 +119,27 @@ def test_post_gen_writes_env_with_a_new_key_each_time(tmp_path: Path) -> None:
         assert stat.S_IMODE((project / ".env").stat().st_mode) == 0o600
     assert len(keys[0]) >= 48
     assert keys[0] != keys[1]
+
+
+def test_post_gen_env_names_the_local_database_when_there_is_one(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    post_gen_project.write_env(project, answers_for(database="postgresql"))
+    settings = [line for line in (project / ".env").read_text().splitlines() if "=" in line]
+    assert [line.split("=")[0] for line in settings if not line.startswith("#")] == [
+        "SECRET_KEY",
+        "DATABASE_URL",
+    ]
+    assert f"DATABASE_URL=postgresql://postgres@localhost:5432/{SLUG}" in settings
+
+
+@pytest.mark.parametrize("database", ["none", "postgresql"])
+def test_post_gen_ships_the_database_code_only_with_a_database(
+    tmp_path: Path, database: str
+) -> None:
+    project = make_project(tmp_path)
+    assert post_gen_project.main(answers_for(database=database), project) == 0
+    for name in post_gen_project.DATABASE_FILES:
+        assert (project / name).exists() == (database == "postgresql"), name
 
 
 @pytest.mark.parametrize("server", ["gunicorn", "granian", "both"])

@@ -32,6 +32,8 @@ CASES = {
     "both": ({"server": "both"}, "pip", WAITRESS, "/healthz"),
     "metrics": ({"server": "gunicorn", "include_metrics": True}, "uv", START_SH, "/metrics"),
     "granian-uv": ({"server": "granian"}, "uv", START_SH, "/healthz"),
+    # Its own suite starts a throwaway PostgreSQL and migrates it (tests/test_db.py).
+    "postgresql-uv": ({"server": "gunicorn", "database": "postgresql"}, "uv", START_SH, "/healthz"),
     "granian-metrics-pip": (
         {"server": "granian", "include_metrics": True},
         "pip",
@@ -41,7 +43,7 @@ CASES = {
 }
 # The default bake, and Granian's, also run their own suite in the environment each
 # installer made.
-SUITE = {"gunicorn-gthread-uv", "gunicorn-gthread-pip", "granian-uv"}
+SUITE = {"gunicorn-gthread-uv", "gunicorn-gthread-pip", "granian-uv", "postgresql-uv"}
 
 
 def fresh_clone(project: Path, into: Path) -> Path:
@@ -85,7 +87,9 @@ def test_bake_installs_from_its_own_files_and_starts(
     # PYTHON empty: start.sh picks the project's own .venv, as it does for a user. A clone
     # has no .env (it is git-ignored): the key comes from the environment.
     key = "install-test-key"
-    server = launch(clone, command, PYTHON="", WORKERS="2", SECRET_KEY=key)
+    # A database bake starts without its database; nothing connects before a request needs it.
+    database = {"DATABASE_URL": "postgresql://app@127.0.0.1:9/app"} if "database" in answers else {}
+    server = launch(clone, command, PYTHON="", WORKERS="2", SECRET_KEY=key, **database)
     server.wait_healthy(seconds=30)
     assert server.get(path)[0] == 200
     if case in SUITE:

@@ -1,4 +1,5 @@
 {%- set metrics = cookiecutter.include_metrics -%}
+{%- set database = cookiecutter.database == "postgresql" -%}
 """The Flask application: `create_app()` builds it, `app` is what the servers import."""
 
 from collections.abc import Mapping
@@ -8,7 +9,7 @@ from flask import Flask
 from flask_orjson import OrjsonProvider
 from orjson import OPT_APPEND_NEWLINE, OPT_NAIVE_UTC, OPT_NON_STR_KEYS, OPT_SORT_KEYS
 
-from service import api, errors, health{% if metrics %}, metrics{% endif %}
+from service import api, {% if database %}db, {% endif %}errors, health{% if metrics %}, metrics{% endif %}{% if database %}, notes{% endif %}
 from service.middleware import Middleware
 from service.sessions import CookieSessions
 from service.settings import SettingsError, load_settings
@@ -54,8 +55,14 @@ def create_app(
     app.session_interface = CookieSessions()
 
     errors.init_app(app)
+{%- if database %}
+    db.init_app(app, settings)
+{%- endif %}
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+{%- if database %}
+    app.register_blueprint(notes.bp)
+{%- endif %}
 {%- if metrics %}
     metrics.init_app(app)
 {%- endif %}

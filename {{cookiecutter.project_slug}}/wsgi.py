@@ -1,4 +1,5 @@
 {%- set waitress = cookiecutter.server in ("waitress", "both") -%}
+{%- set database = cookiecutter.database == "postgresql" -%}
 {%- if cookiecutter.server == "granian" -%}
 {%- set metrics = cookiecutter.include_metrics -%}
 """The entry point: `python wsgi.py` (what ./start.sh and start.ps1 run) serves the app with
@@ -12,7 +13,7 @@ import sys
 from flask import Flask
 
 from service import logs
-from service.launch import capacity_line, raise_open_file_limit{% if metrics %}, start_metrics_dir{% endif %}
+from service.launch import capacity_line, {% if database %}database_budget, {% endif %}raise_open_file_limit{% if metrics %}, start_metrics_dir{% endif %}
 from service.settings import SettingsError, load_settings
 from service.watchdog import Watchdog
 
@@ -88,7 +89,11 @@ def serve(target: str = "wsgi:worker_app") -> None:
         respawn_failed_workers=True,
         workers_kill_timeout=settings.graceful_timeout,
     )
-    logging.getLogger("wsgi").info(capacity_line(settings.workers, settings.threads, in_flight))
+    capacity = capacity_line(settings.workers, settings.threads, in_flight)
+{%- if database %}
+    capacity += database_budget(settings)
+{%- endif %}
+    logging.getLogger("wsgi").info(capacity)
     server.serve()
 
 
@@ -114,7 +119,7 @@ import sys
 
 from app import app
 from service import logs
-from service.launch import capacity_line, raise_open_file_limit
+from service.launch import capacity_line, {% if database %}database_budget, {% endif %}raise_open_file_limit
 
 # Open connections Waitress accepts before it stops reading new ones. A page's burst
 # of preflight+request pairs needs one each: the default of 100 loses 94% of a
@@ -141,7 +146,11 @@ def serve() -> None:
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: sys.exit(0))
     raise_open_file_limit(CONNECTION_LIMIT + 64)
-    logging.getLogger("waitress").info(capacity_line(1, settings.threads, CONNECTION_LIMIT))
+    capacity = capacity_line(1, settings.threads, CONNECTION_LIMIT)
+{%- if database %}
+    capacity += database_budget(settings)
+{%- endif %}
+    logging.getLogger("waitress").info(capacity)
     waitress_serve(
         app,
         listen=settings.listen_address,

@@ -1,4 +1,5 @@
 {%- set metrics = cookiecutter.include_metrics -%}
+{%- set database = cookiecutter.database == "postgresql" -%}
 """Gunicorn's server hooks (gunicorn.conf.py names them), and two workarounds it forces."""
 
 import os
@@ -8,7 +9,10 @@ import time
 from typing import Any
 
 from service import health
-from service.launch import capacity_line, raise_open_file_limit{% if metrics %}, start_metrics_dir{% endif %}
+from service.launch import capacity_line, {% if database %}database_budget, {% endif %}raise_open_file_limit{% if metrics %}, start_metrics_dir{% endif %}
+{%- if database %}
+from service.settings import load_settings
+{%- endif %}
 
 # The gthread worker's wait for a new connection's first bytes, in seconds (see below).
 GTHREAD_FIRST_DATA_WAIT = 0.1
@@ -28,7 +32,11 @@ def on_starting(server: Any) -> None:
 def when_ready(server: Any) -> None:
     cfg = server.cfg
     per_worker = cfg.threads if cfg.worker_class_str == "gthread" else cfg.worker_connections
-    server.log.info(capacity_line(cfg.workers, per_worker, cfg.workers * cfg.worker_connections))
+    capacity = capacity_line(cfg.workers, per_worker, cfg.workers * cfg.worker_connections)
+{%- if database %}
+    capacity += database_budget(load_settings())
+{%- endif %}
+    server.log.info(capacity)
 
 
 def post_fork(server: Any, worker: Any) -> None:

@@ -1,8 +1,13 @@
+{%- set database = cookiecutter.database == "postgresql" -%}
 """Health and readiness checks for launchers, load balancers and orchestrators."""
 
 import threading
 
 from flask import Blueprint
+{%- if database %}
+
+from service.db import database_ready
+{%- endif %}
 
 bp = Blueprint("health", __name__)
 
@@ -22,4 +27,9 @@ def readyz() -> tuple[dict[str, str], int]:
     # Not ready while shutting down: leave the rotation before the server stops accepting.
     if draining.is_set():
         return {"status": "draining"}, 503
+{%- if database %}
+    # Out of rotation while the database does not answer (asked at most once a second).
+    if not database_ready():
+        return {"status": "database unavailable"}, 503
+{%- endif %}
     return {"status": "ready"}, 200

@@ -1,11 +1,16 @@
 {#- Gunicorn and Granian run the app in several processes, whose metrics add up. #}
 {%- set multiprocess = cookiecutter.include_metrics and cookiecutter.server != "waitress" -%}
+{%- set database = cookiecutter.database == "postgresql" -%}
 """What each launcher does at start: room for a burst's sockets, and one line on capacity."""
 {%- if multiprocess %}
 
 import os
 import tempfile
 from pathlib import Path
+{%- endif %}
+{%- if database %}
+
+from service.settings import Settings
 {%- endif %}
 
 
@@ -28,6 +33,17 @@ def capacity_line(processes: int, per_process: int, connections: int) -> str:
         f"capacity: {processes} process(es) x {per_process} = {processes * per_process} "
         f"concurrent requests; up to {connections} open connections"
     )
+{%- if database %}
+
+
+def database_budget(settings: Settings) -> str:
+    """The capacity line's database part: what all pools together may hold."""
+    return (
+        f"; database: {settings.db_processes} process(es) x ({settings.db_pool_size} pooled + 1 "
+        f"for /readyz) = {settings.db_connections} of DB_MAX_CONNECTIONS="
+        f"{settings.db_max_connections} connections"
+    )
+{%- endif %}
 {%- if multiprocess %}
 
 

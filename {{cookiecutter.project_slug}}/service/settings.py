@@ -1,5 +1,6 @@
 {%- set gunicorn = cookiecutter.server in ("gunicorn", "both") -%}
 {%- set granian = cookiecutter.server == "granian" -%}
+{%- set database = cookiecutter.database == "postgresql" -%}
 """Every setting of the service, read once from the environment (and `.env`) and checked.
 
 Each is an environment variable with its default in DEFAULTS, and only there (a test keeps
@@ -19,6 +20,10 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from dotenv import dotenv_values
+{%- if database %}
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+{%- endif %}
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -68,7 +73,20 @@ DEFAULTS = {
     "TIMEOUT": "30",
     "GRACEFUL_TIMEOUT": "30",
 {%- endif %}
+{%- if database %}
+    # Connections this service may hold on the database server in all: processes x (pool
+    # + 1 for /readyz). PostgreSQL allows 100 by default (3 kept for superusers); the rest
+    # is left to migrations, psql and, in a rolling deploy, the instances being replaced.
+    "DB_MAX_CONNECTIONS": "80",
+    # Connections each process pools: auto = one per request it runs at once, as many as
+    # DB_MAX_CONNECTIONS leaves to each process.
+    "DB_POOL_SIZE": "auto",
+    # Seconds a request waits for a free connection before it is answered 503.
+    "DB_POOL_TIMEOUT": "2",
+{%- endif %}
 }
+# Settings with no default: the service refuses to start without them.
+REQUIRED = ("SECRET_KEY",{% if database %} "DATABASE_URL"{% endif %})
 {%- if gunicorn %}
 WORKER_CLASSES = ("gthread", "gevent")
 {%- endif %}
@@ -118,12 +136,31 @@ class Settings:
     timeout: int
     graceful_timeout: int
 {%- endif %}
+{%- if database %}
+    # SQLAlchemy's URL for psycopg 3, from DATABASE_URL.
+    database_url: URL
+    db_max_connections: int
+    db_pool_size: int
+    db_pool_timeout: int
+{%- endif %}
 
     @property
     def listen_address(self) -> str:
         """`host:port`, with an IPv6 host in brackets as servers expect."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
+{%- if database %}
+
+    @property
+    def db_processes(self) -> int:
+        """Processes that each hold a pool: the workers{% if not gunicorn and not granian %} (Waitress: one){% endif %}."""
+        return {{ "self.workers" if gunicorn or granian else "1" }}
+
+    @property
+    def db_connections(self) -> int:
+        """Connections the service may open in all: each process's pool and its /readyz one."""
+        return self.db_processes * (self.db_pool_size + 1)
+{%- endif %}
 
 
 def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
@@ -146,14 +183,30 @@ def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
             "CORS_ORIGINS: '*' cannot be combined with CORS_ALLOW_CREDENTIALS=true; "
             "list the allowed origins instead"
         )
+{%- if database %}
+    workers = {{ '_workers(env["WORKERS"])' if gunicorn or granian else "1" }}
+    threads = integer(env, "THREADS")
+{%- if gunicorn %}
+    worker_class = _worker_class(env)
+    # A gevent worker runs up to WORKER_CONNECTIONS requests at once, not THREADS.
+    concurrency = integer(env, "WORKER_CONNECTIONS") if worker_class == "gevent" else threads
+{%- else %}
+    concurrency = threads
+{%- endif %}
+    budget = integer(env, "DB_MAX_CONNECTIONS")
+{%- endif %}
     return Settings(
         secret_key=env["SECRET_KEY"],
         host=env["HOST"],
         port=integer(env, "PORT", maximum=65535),
 {%- if gunicorn or granian %}
+{%- if database %}
+        workers=workers,
+{%- else %}
         workers=_workers(env["WORKERS"]),
 {%- endif %}
-        threads=integer(env, "THREADS"),
+{%- endif %}
+        threads={{ "threads" if database else 'integer(env, "THREADS")' }},
         cors_origins=origins,
         cors_allow_credentials=credentials,
         cors_allow_headers=listed(
@@ -169,7 +222,7 @@ def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
         metrics_allow_ips=listed(env, "METRICS_ALLOW_IPS", is_address, IP_LIST),
 {%- endif %}
 {%- if gunicorn %}
-        worker_class=_worker_class(env),
+        worker_class={{ "worker_class" if database else "_worker_class(env)" }},
         worker_connections=integer(env, "WORKER_CONNECTIONS"),
         timeout=integer(env, "TIMEOUT"),
         graceful_timeout=integer(env, "GRACEFUL_TIMEOUT"),
@@ -179,6 +232,12 @@ def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
 {%- if granian %}
         timeout=integer(env, "TIMEOUT"),
         graceful_timeout=integer(env, "GRACEFUL_TIMEOUT"),
+{%- endif %}
+{%- if database %}
+        database_url=_database_url(env.get("DATABASE_URL", "")),
+        db_max_connections=budget,
+        db_pool_size=_db_pool_size(env["DB_POOL_SIZE"], workers, concurrency, budget),
+        db_pool_timeout=integer(env, "DB_POOL_TIMEOUT"),
 {%- endif %}
     )
 
@@ -266,6 +325,58 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     if not origins:
         raise SettingsError("CORS_ORIGINS must name at least one origin, or '*' (got '')")
     return origins
+
+
+{%- if database %}
+
+
+def _database_url(raw: str) -> URL:
+    """DATABASE_URL as providers hand it out (postgresql://user:password@host:port/name),
+    with the psycopg 3 driver. Errors show the URL with its password masked."""
+    if not raw:
+        raise SettingsError(
+            "DATABASE_URL is not set: put postgresql://user:password@host:port/dbname "
+            "in the environment or .env"
+        )
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise SettingsError(
+            "DATABASE_URL must look like postgresql://user:password@host:port/dbname "
+            "(could not parse it)"
+        ) from None
+    shown = url.render_as_string(hide_password=True)
+    # postgres:// is what Heroku and some others hand out.
+    if url.drivername not in ("postgresql", "postgres", "postgresql+psycopg"):
+        raise SettingsError(f"DATABASE_URL must start with postgresql:// (got {shown!r})")
+    if not url.host and "host" not in url.query:  # ?host=/path is a Unix socket
+        raise SettingsError(f"DATABASE_URL names no host (got {shown!r})")
+    if not url.database:
+        raise SettingsError(f"DATABASE_URL names no database (got {shown!r})")
+    return url.set(drivername="postgresql+psycopg")
+
+
+def _db_pool_size(raw: str, processes: int, concurrency: int, budget: int) -> int:
+    """Connections per process: at most its concurrent requests, and all processes' pools
+    plus their /readyz connections within DB_MAX_CONNECTIONS."""
+    share = budget // processes - 1
+    if raw.strip().lower() == "auto":
+        size = min(concurrency, share)
+    else:
+        size = integer({"DB_POOL_SIZE": raw}, "DB_POOL_SIZE")
+        if size > concurrency:
+            raise SettingsError(
+                f"DB_POOL_SIZE={size} is more than the {concurrency} requests a process runs "
+                "at once: lower DB_POOL_SIZE, or set it to auto"
+            )
+    if size < 1 or processes * (size + 1) > budget:
+        raise SettingsError(
+            f"DB_MAX_CONNECTIONS={budget} cannot hold {processes} process(es) x "
+            f"({max(size, 1)} pooled + 1 for /readyz) connections: raise DB_MAX_CONNECTIONS, "
+            "or lower {{ 'WORKERS or ' if gunicorn or granian }}DB_POOL_SIZE"
+        )
+    return size
+{%- endif %}
 
 
 def _log_format(env: Mapping[str, str]) -> str:

@@ -1,3 +1,4 @@
+{%- set database = cookiecutter.database == "postgresql" -%}
 """Shared fixtures: an app built from a known environment, and real launchers on free ports."""
 
 from __future__ import annotations
@@ -13,8 +14,15 @@ for name in [name for name in os.environ if name.startswith("FLASK_")]:
     del os.environ[name]
 # app.py builds `app` when imported; without a .env (as in CI) it needs a key to do so.
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+{%- if database %}
+# ... and a database URL (nothing connects until a request needs it).
+os.environ.setdefault("DATABASE_URL", "postgresql://test@127.0.0.1:9/test")
+{%- endif %}
 
 from app import create_app  # noqa: E402  (the environment above must be set first)
+{%- if database %}
+from service import health  # noqa: E402
+{%- endif %}
 
 ALLOWED_ORIGIN = "http://allowed.example"
 REFUSED_ORIGIN = "http://refused.example"
@@ -25,6 +33,10 @@ TEST_ENVIRON = {
     "CORS_ORIGINS": ALLOWED_ORIGIN,
     "CORS_ALLOW_CREDENTIALS": "false",
     "LOG_FILE": "",
+{%- if database %}
+    # Nothing listens there: tests that need a database make their own (tests/test_db.py).
+    "DATABASE_URL": "postgresql://test@127.0.0.1:9/test",
+{%- endif %}
 }
 
 
@@ -42,3 +54,12 @@ def app() -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+{%- if database %}
+
+
+@pytest.fixture
+def database_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/readyz's database check passes, for tests of the rest of /readyz: tests/test_db.py
+    checks it against a real database."""
+    monkeypatch.setattr(health, "database_ready", lambda: True)
+{%- endif %}

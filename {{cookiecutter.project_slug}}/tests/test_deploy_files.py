@@ -59,6 +59,9 @@ def test_docker_exposes_the_default_port() -> None:
 
 
 @needs(DEPLOYMENT)
+{% if cookiecutter.database == 'postgresql' -%}
+@pytest.mark.usefixtures("database_answers")
+{% endif -%}
 def test_kubernetes_probes_ask_routes_that_answer(client: FlaskClient) -> None:
     paths = re.findall(r"^\s+path: (\S+)$", DEPLOYMENT.read_text(encoding="utf-8"), re.MULTILINE)
     assert set(paths) == {"/healthz", "/readyz"}

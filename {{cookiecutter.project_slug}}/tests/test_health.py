@@ -35,6 +35,9 @@ def test_a_view_may_set_its_own_cache_control(app: Flask) -> None:
     assert headers.getlist("Cache-Control") == ["public, max-age=60"]
 
 
+{% if cookiecutter.database == 'postgresql' -%}
+@pytest.mark.usefixtures("database_answers")
+{% endif -%}
 def test_readyz_is_ready_until_the_process_drains(client: FlaskClient) -> None:
     assert client.get("/readyz").status_code == 200
     health.draining.set()

@@ -3,9 +3,15 @@ import re
 
 import pytest
 
-from service.settings import DEFAULTS, PROJECT_DIR, SettingsError, load_settings
+from service.settings import DEFAULTS, PROJECT_DIR, REQUIRED, SettingsError, load_settings
 
-KEY = {"SECRET_KEY": "test-only-secret-key"}
+# What the service cannot start without.
+KEY = {
+    "SECRET_KEY": "test-only-secret-key",
+{%- if cookiecutter.database == "postgresql" %}
+    "DATABASE_URL": "postgresql://app@db.internal:5432/app",
+{%- endif %}
+}
 
 
 def test_defaults_are_valid() -> None:
@@ -98,4 +104,4 @@ def test_every_setting_is_documented_with_its_default(name: str) -> None:
 def test_env_example_lists_nothing_else() -> None:
     example = (PROJECT_DIR / ".env.example").read_text(encoding="utf-8")
     names = set(re.findall(r"^#? ?([A-Z_]+)=", example, re.MULTILINE))
-    assert names == {"SECRET_KEY", *DEFAULTS}
+    assert names == {*REQUIRED, *DEFAULTS}

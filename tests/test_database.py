@@ -1,0 +1,237 @@
+"""database=postgresql under every launcher, against a real PostgreSQL: a page's burst on a
+route that queries, the connections it takes, and the database failing mid-burst.
+
+The server is the throwaway cluster the baked project's own tests use (its
+tests/postgres.py, loaded from a bake), so both suites start PostgreSQL the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import (
+    FAULT_APP,
+    Burst,
+    Launched,
+    finish_burst,
+    free_port,
+    granian_command,
+    gunicorn_command,
+    raw_request,
+    run,
+    waitress_command,
+)
+
+# The fault app plus a route whose work is a database query of `seconds`.
+QUERY_ROUTE = """
+
+@app.get("/test/query")
+def query():
+    from sqlalchemy import text
+
+    from service.db import db
+
+    seconds = float(request.args.get("seconds", "0.05"))
+    db.session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
+    return {"queried": seconds}
+"""
+# Each launcher: the answers of its bake, and how it starts the fault app there.
+LAUNCHERS = {
+    "gunicorn-gthread": ({"server": "gunicorn"}, gunicorn_command()),
+    "gunicorn-gevent": ({"server": "gunicorn", "worker_class": "gevent"}, gunicorn_command()),
+    "waitress": ({"server": "waitress"}, waitress_command()),
+    "granian": ({"server": "granian"}, granian_command()),
+}
+ORIGIN = "http://localhost:5173"  # the bakes' default CORS_ORIGINS, which the load check sends
+# The launchers run 2 workers; each pools what the budget leaves it (2 x (19 + 1) = 40).
+WORKERS, BUDGET = "2", 40
+
+
+@pytest.fixture(scope="module")
+def db_projects(cookies_session) -> Callable[[str], Path]:
+    """db_projects(launcher): its database=postgresql bake with the fault app, baked once."""
+    baked: dict[str, Path] = {}
+
+    def project(launcher: str) -> Path:
+        if launcher not in baked:
+            answers = {**LAUNCHERS[launcher][0], "database": "postgresql"}
+            result = cookies_session.bake(extra_context=answers)
+            assert result.exit_code == 0, result.exception
+            baked[launcher] = Path(result.project_path)
+            (baked[launcher] / "fault_app.py").write_text(FAULT_APP + QUERY_ROUTE)
+        return baked[launcher]
+
+    return project
+
+
+@pytest.fixture(scope="module")
+def postgres(db_projects: Callable[[str], Path]) -> ModuleType:
+    """The baked project's tests/postgres.py; skipped (failed under CI=true) without a server."""
+    path = db_projects("gunicorn-gthread") / "tests" / "postgres.py"
+    spec = importlib.util.spec_from_file_location("baked_postgres", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    if module.binaries() is None:
+        reason = "no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true, but {reason}")
+        pytest.skip(reason)
+    return module
+
+
+@pytest.fixture
+def cluster(postgres: ModuleType) -> Iterator[object]:
+    """A server of this test's own: the fault tests stop and start it."""
+    with postgres.throwaway_cluster(free_port()) as running:
+        yield running
+
+
+def migrated_database(cluster: object, project: Path) -> str:
+    """A new database with the project's migrations applied, as a release step does."""
+    url = cluster.create_database("service")  # type: ignore[attr-defined]
+    upgrade = run(
+        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+        project,
+        timeout=60,
+        DATABASE_URL=url,
+    )
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    return url
+
+
+@pytest.fixture
+def serve(
+    launch: Callable[..., Launched], db_projects: Callable[[str], Path], cluster: object
+) -> Callable[..., Launched]:
+    """serve(launcher, **env): the fault app on a migrated database, healthy."""
+
+    def start(launcher: str, **env: str) -> Launched:
+        project = db_projects(launcher)
+        url = migrated_database(cluster, project)
+        settings = {"WORKERS": WORKERS, "DB_MAX_CONNECTIONS": str(BUDGET), **env}
+        server = launch(project, LAUNCHERS[launcher][1], DATABASE_URL=url, **settings)
+        server.wait_healthy(seconds=30)
+        return server
+
+    return start
+
+
+@contextlib.contextmanager
+def peak_connections(cluster: object, database: str = "service") -> Iterator[list[int]]:
+    """The most connections to `database` seen at once, sampled every 10 ms meanwhile
+    (from another database, so the sampler never counts itself)."""
+    import psycopg
+
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        with psycopg.connect(cluster.url("postgres"), autocommit=True) as connection:  # type: ignore[attr-defined]
+            while not done.wait(0.01):
+                with contextlib.suppress(psycopg.Error):
+                    row = connection.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database,)
+                    ).fetchone()
+                    peak[0] = max(peak[0], row[0] if row else 0)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join(timeout=10)
+
+
+def wait_for_queries(cluster: object, database: str = "service", seconds: float = 20) -> None:
+    """Until the burst's queries run on the server (the load check takes a while to start)."""
+    import psycopg
+
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as connection:  # type: ignore[attr-defined]
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active'"
+        while (row := connection.execute(query, (database,)).fetchone()) and row[0] < 5:
+            assert time.monotonic() < deadline, f"no queries running within {seconds} s"
+            time.sleep(0.02)
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_a_burst_of_queries_fails_nothing_within_the_connection_budget(
+    serve: Callable[..., Launched],
+    burst: Callable[..., Burst],
+    cluster: object,
+    launcher: str,
+) -> None:
+    """40 pages x 8 pairs whose GETs each run a 50 ms query: every pair answered, and the
+    server never sees more connections than DB_MAX_CONNECTIONS."""
+    server = serve(launcher)
+    url = f"http://127.0.0.1:{server.port}/test/query?seconds=0.05"
+    with peak_connections(cluster) as peak:
+        summary = finish_burst(burst(server.project, url, pages=40, parallel=8))
+    print(f"{launcher}: {summary}, peak {peak[0]} connections of {BUDGET}")
+    assert summary["failed_pairs"] == 0, summary
+    assert 0 < peak[0] <= BUDGET, f"peak {peak[0]} connections, budget {BUDGET}"
+    processes = "1" if launcher == "waitress" else WORKERS
+    assert f"database: {processes} process(es) x" in server.output()
+
+
+@pytest.mark.parametrize("launcher", ["gunicorn-gthread", "granian"])
+def test_the_database_stopping_mid_burst_is_answered_and_then_recovered(
+    serve: Callable[..., Launched],
+    burst: Callable[..., Burst],
+    cluster: object,
+    launcher: str,
+) -> None:
+    """PostgreSQL stops while queries run: every request is still answered within the
+    client's 5 s (a 503 with CORS headers, no hang, no failed preflight); once it is back,
+    the same processes serve queries again."""
+    server = serve(launcher)
+    url = f"http://127.0.0.1:{server.port}/test/query?seconds=0.2"
+    running = burst(server.project, url, pages=30, parallel=8, timeout=5)
+    wait_for_queries(cluster)
+    time.sleep(0.5)  # a few rounds of queries finish first
+    cluster.stop("fast")  # type: ignore[attr-defined]
+    summary = finish_burst(running)
+    print(f"{launcher}, database stopped mid-burst: {summary}")
+    # Some pairs answered before the stop, the rest with a 503: the fault struck mid-burst.
+    assert set(summary["failures"]) == {"GET status 503"}, summary
+    assert summary["failed_pairs"] < summary["pairs"], summary
+    status, headers, body = raw_request(server.port, "GET", "/test/query", Origin=ORIGIN)
+    assert status == 503, body
+    assert headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert headers["Retry-After"] == "1"
+    assert raw_request(server.port, "GET", "/readyz")[0] == 503
+
+    cluster.start()  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while raw_request(server.port, "GET", "/test/query")[0] != 200:
+        assert time.monotonic() < deadline, "no recovery within 10 s of the database's return"
+        time.sleep(0.2)
+    assert server.process.poll() is None
+
+
+def test_an_exhausted_pool_answers_503_within_its_timeout(
+    serve: Callable[..., Launched], burst: Callable[..., Burst]
+) -> None:
+    """A budget of 2 (one pooled connection, one for /readyz) and 0.5 s queries: the
+    requests that cannot get the connection within DB_POOL_TIMEOUT get a 503; no
+    preflight fails and nothing waits for the client's timeout."""
+    server = serve("gunicorn-gthread", WORKERS="1", DB_MAX_CONNECTIONS="2", DB_POOL_TIMEOUT="1")
+    url = f"http://127.0.0.1:{server.port}/test/query?seconds=0.5"
+    summary = finish_burst(burst(server.project, url, pages=4, parallel=8, timeout=5))
+    print(f"pool of 1, 0.5 s queries: {summary}")
+    assert set(summary["failures"]) == {"GET status 503"}, summary
+    assert summary["failed_pairs"] < summary["pairs"], "no request got the connection"
+    assert summary["seconds"] < 5, summary
