@@ -22,27 +22,33 @@ START_SH, WAITRESS = ["./start.sh"], [".venv/bin/python", "wsgi.py"]
 CASES = {
     "gunicorn-gthread-uv": ({"server": "gunicorn"}, "uv", START_SH, "/healthz"),
     "gunicorn-gthread-pip": ({"server": "gunicorn"}, "pip", START_SH, "/healthz"),
-    "gunicorn-gevent": (
-        {"server": "gunicorn", "worker_class": "gevent"},
+    "metrics": ({"server": "gunicorn", "include_metrics": True}, "uv", START_SH, "/metrics"),
+    "granian-uv": ({"server": "granian"}, "uv", START_SH, "/healthz"),
+    # With the database: each server's set plus SQLAlchemy, psycopg and Flask-Migrate.
+    "postgresql-uv": ({"server": "gunicorn", "database": "postgresql"}, "uv", START_SH, "/healthz"),
+    "gunicorn-gevent-postgresql": (
+        {"server": "gunicorn", "worker_class": "gevent", "database": "postgresql"},
         "pip",
         START_SH,
         "/healthz",
     ),
-    "waitress": ({"server": "waitress"}, "uv", WAITRESS, "/healthz"),
-    "both": ({"server": "both"}, "pip", WAITRESS, "/healthz"),
-    "metrics": ({"server": "gunicorn", "include_metrics": True}, "uv", START_SH, "/metrics"),
-    "granian-uv": ({"server": "granian"}, "uv", START_SH, "/healthz"),
-    # Its own suite starts a throwaway PostgreSQL and migrates it (tests/test_db.py).
-    "postgresql-uv": ({"server": "gunicorn", "database": "postgresql"}, "uv", START_SH, "/healthz"),
-    "granian-metrics-pip": (
-        {"server": "granian", "include_metrics": True},
+    "waitress-postgresql": (
+        {"server": "waitress", "database": "postgresql"},
+        "uv",
+        WAITRESS,
+        "/healthz",
+    ),
+    "both-postgresql": ({"server": "both", "database": "postgresql"}, "pip", WAITRESS, "/healthz"),
+    "granian-metrics-postgresql-pip": (
+        {"server": "granian", "include_metrics": True, "database": "postgresql"},
         "pip",
         START_SH,
         "/metrics",
     ),
 }
-# The default bake, and Granian's, also run their own suite in the environment each
-# installer made.
+# The default bake, Granian's and the default with the database also run their own
+# suite in the environment each installer made (the database's against a throwaway
+# PostgreSQL).
 SUITE = {"gunicorn-gthread-uv", "gunicorn-gthread-pip", "granian-uv", "postgresql-uv"}
 
 
