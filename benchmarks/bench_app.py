@@ -1,7 +1,9 @@
 """The apps under benchmark, copied into the baked project as `bench_app.py`.
 
 - `app`: the generated app (create_app(), untouched) plus `/bench/io`, a view that
-  waits 50 ms on "I/O" (time.sleep, which gevent's monkey-patching makes cooperative).
+  waits 50 ms on "I/O" (time.sleep, which gevent's monkey-patching makes cooperative);
+  in a database=postgresql bake also `/bench/query`, the same 50 ms on the database
+  (`SELECT pg_sleep(0.05)` through `db.session`, so through the generated pool).
 - `plain`: a plain Flask app with the same `/api/hello`: what our stack is compared to.
 - `logged`: `plain` writing the generated app's access-log line for each request
   (service/middleware.py), as an access log kept by the launcher would.
@@ -23,6 +25,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from app import create_app
@@ -31,13 +34,25 @@ from flask_cors import CORS
 from service import middleware
 
 IO_PATH = "/bench/io"
+QUERY_PATH = "/bench/query"
 IO_WAIT_SECONDS = 0.05
 HELLO = b'{"message":"Hello, world!"}\n'
+# Only a database=postgresql bake ships service/db.py (and needs DATABASE_URL to start).
+DATABASE = (Path(__file__).resolve().parent / "service" / "db.py").exists()
 
 
 def io_view() -> dict[str, int]:
     time.sleep(IO_WAIT_SECONDS)
     return {"waited_ms": int(IO_WAIT_SECONDS * 1000)}
+
+
+def query_view() -> dict[str, int]:
+    # Imported here: the other bakes have no service.db.
+    from service.db import db
+    from sqlalchemy import text
+
+    db.session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": IO_WAIT_SECONDS})
+    return {"queried_ms": int(IO_WAIT_SECONDS * 1000)}
 
 
 def hello_view() -> dict[str, str]:
@@ -47,6 +62,8 @@ def hello_view() -> dict[str, str]:
 def build_app() -> Flask:
     generated = create_app()
     generated.add_url_rule(IO_PATH, "bench_io", io_view)
+    if DATABASE:
+        generated.add_url_rule(QUERY_PATH, "bench_query", query_view)
     return generated
 
 

@@ -26,8 +26,10 @@ class Measurement:
 @dataclass
 class Results:
     measurements: dict[tuple[str, str], Measurement] = field(default_factory=dict)
-    # Seconds from ./start.sh to /healthz, by the bake's `server` answer.
+    # Seconds from ./start.sh to /healthz, by the bake's name.
     start_sh_ready: dict[str, float] = field(default_factory=dict)
+    # The version of the PostgreSQL server the DB-backed burst ran on, once started.
+    postgres: str | None = None
 
     def add(self, measurement: Measurement) -> None:
         self.measurements[(measurement.setup.key, measurement.target)] = measurement
@@ -85,15 +87,30 @@ def io_row(
     versus_bare = ratio(io["requests_per_second"], results.io_rate(setup.key, "bare"))
     return [
         label or setup.label,
+        *burst_cells(io),
+        fmt(versus_reference, "{:.2f}x"),
+        fmt(versus_bare, "{:.0%}") if target == "app" else "-",
+        *busy_cells(io, found.ready_seconds),
+    ]
+
+
+# A burst table's columns: the server, these, the table's own, then BUSY_HEADERS.
+BURST_HEADERS = ["Failed pairs", "Requests/s", "p50 ms", "p99 ms"]
+BUSY_HEADERS = ["Cores busy: server / load check / whole machine", "Ready in s"]
+
+
+def burst_cells(io: Summary) -> list[str]:
+    return [
         f"{io['failed_pairs']} / {io['pairs']} ({failed_share(io):.0f}%)",
         fmt(io["requests_per_second"]),
         fmt(io["p50_ms"]),
         fmt(io["p99_ms"]),
-        fmt(versus_reference, "{:.2f}x"),
-        fmt(versus_bare, "{:.0%}") if target == "app" else "-",
-        " / ".join(fmt(io.get(name), "{:.1f}") for name in CORES),
-        fmt(found.ready_seconds, "{:.1f}"),
     ]
+
+
+def busy_cells(io: Summary, ready_seconds: float) -> list[str]:
+    cores = " / ".join(fmt(io.get(name), "{:.1f}") for name in CORES)
+    return [cores, fmt(ready_seconds, "{:.1f}")]
 
 
 def reference_rate(results: Results, reference: Setup) -> float | None:
@@ -113,19 +130,57 @@ def versus(results: Results, setup: Setup, other: Setup) -> float | None:
 def io_table(results: Results, setups: Sequence[Setup], ceiling: Setup, reference: Setup) -> str:
     headers = [
         "Server",
-        "Failed pairs",
-        "Requests/s",
-        "p50 ms",
-        "p99 ms",
+        *BURST_HEADERS,
         "vs reference",
         "vs bare WSGI, same server",
-        "Cores busy: server / load check / whole machine",
-        "Ready in s",
+        *BUSY_HEADERS,
     ]
     rows = [io_row(results, setup, reference) for setup in setups]
     ceiling_label = f"ceiling: bare WSGI app on {ceiling.label}"
     rows.append(io_row(results, ceiling, reference, "bare", ceiling_label))
     return markdown_table(headers, rows)
+
+
+def db_row(results: Results, setup: Setup, budget: int) -> list[str]:
+    found = results.get(setup.key)
+    if found is None or found.io is None:
+        return [setup.label, *["n/a"] * 9]
+    io = found.io
+    failed, *measured = burst_cells(io)
+    # What failed matters here: a 503 is the pool or the database, a timeout the server.
+    kinds = ", ".join(f"{kind} x {count}" for kind, count in sorted(io["failures"].items()))
+    return [
+        setup.label,
+        failed + (f": {kinds}" if kinds else ""),
+        *measured,
+        fmt(io.get("slowest_ms")),
+        io.get("pool") or "n/a",
+        f"{fmt(io.get('peak_connections'))} / {budget}",
+        *busy_cells(io, found.ready_seconds),
+    ]
+
+
+def db_table(results: Results, setups: Sequence[Setup], budget: int) -> str:
+    headers = [
+        "Server",
+        *BURST_HEADERS,
+        "Slowest in the server ms",
+        "Pool at start: processes x (pooled + 1 for /readyz) = connections",
+        "Peak connections / budget",
+        *BUSY_HEADERS,
+    ]
+    return markdown_table(headers, [db_row(results, setup, budget) for setup in setups])
+
+
+def connections_within(results: Results, setup: Setup, budget: int) -> Target:
+    """The most connections the burst held on its database, within DB_MAX_CONNECTIONS."""
+    name = f"DB-backed burst: {setup.label}, peak connections <= DB_MAX_CONNECTIONS={budget}"
+    found = results.get(setup.key)
+    peak = found.io.get("peak_connections") if found and found.io else None
+    if peak is None:
+        return Target(name, "not measured", None)
+    # No connection seen while the queries ran: the sampler saw nothing, which is no pass.
+    return Target(name, f"{peak} connections", 0 < peak <= budget)
 
 
 CPU_TARGETS = ("app", "quiet", "plain", "logged", "bare")

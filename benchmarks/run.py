@@ -1,16 +1,19 @@
 """Serving capacity of the generated project, next to the common advice, in one run.
 
-    .venv/bin/python benchmarks/run.py           # the full run, about 3.5 minutes
+    .venv/bin/python benchmarks/run.py           # the full run, about 6 minutes
     .venv/bin/python benchmarks/run.py --quick   # smaller and shorter, while developing
 
-Bakes the template into benchmarks/output/ twice (server=both and server=granian), adds
-bench_app.py to each baked project, then
+Bakes the template into benchmarks/output/ four times (server=both and server=granian,
+each also with database=postgresql), adds bench_app.py to each baked project, then
 starts each server setting in turn (its own process group, always stopped) and measures:
 1. an I/O-bound burst: the project's tools/loadcheck.py, 200 pages x 8 parallel
    preflight+GET pairs against a 50 ms route, on the generated app and a bare WSGI app;
 2. a CPU-light steady load: 32 closed-loop clients on /api/hello, on the generated app
    (with and without its access log), a plain Flask app (with and without the same
-   access-log line) and a bare WSGI app.
+   access-log line) and a bare WSGI app;
+3. a DB-backed burst: the same burst against a route that runs a 50 ms query, on each
+   generated launcher of the database bakes with its shipped DB_* settings, on a fresh
+   database of one throwaway PostgreSQL server, counting the connections it opens.
 Prints a table and PASS/FAIL per target; writes RESULTS.md and results.png (full runs)
 or benchmarks/output/ (--quick).
 """
@@ -24,6 +27,7 @@ import io
 import json
 import os
 import platform
+import re
 import resource
 import runpy
 import shutil
@@ -37,15 +41,17 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import cputime
+import psycopg
 import reporting
 import servers
 from cookiecutter.exceptions import CookiecutterException
 from cookiecutter.main import cookiecutter
 from reporting import Measurement, Results, Target
 from servers import Setup
-from workloads import Burst, io_burst, steady_load
+from workloads import Burst, ConnectionPeak, io_burst, steady_load
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE.parent
@@ -53,13 +59,22 @@ OUTPUT = HERE / "output"
 # The origin tools/loadcheck.py sends by default, and the template's default CORS_ORIGINS.
 ORIGIN = "http://localhost:5173"
 IO_PATH = "/bench/io"
+QUERY_PATH = "/bench/query"
 HELLO_PATH = "/api/hello"
 PACKAGES = (
     *("flask", "flask-cors", "werkzeug", "gunicorn", "gevent", "waitress", "granian"),
     "aiohttp",
 )
-# The bakes, by their `server` answer: Gunicorn and Waitress in one, Granian in the other.
-BAKES = ("both", "granian")
+# The bakes, each baked into OUTPUT/<name> with these answers: Gunicorn and Waitress in
+# one, Granian in another, and each again with a database for the DB-backed burst.
+BAKES: dict[str, dict[str, str]] = {
+    "both": {"server": "both"},
+    "granian": {"server": "granian"},
+    "both-postgresql": {"server": "both", "database": "postgresql"},
+    "granian-postgresql": {"server": "granian", "database": "postgresql"},
+}
+# ./start.sh is timed in the bakes without a database (with one it needs DATABASE_URL).
+START_SH_BAKES = ("both", "granian")
 
 # Every setting takes the I/O burst, on the apps its burst_apps name.
 IO_SETUPS = [
@@ -90,6 +105,12 @@ CPU_SETUPS = [*LAUNCHERS, servers.GRANIAN_TUNED, servers.GRANIAN_DEFAULTS]
 GRANIAN_BURST_VS_GTHREAD = 1.3
 GRANIAN_CPU_LIGHT_VS_GTHREAD = 1.4
 CEILING = servers.LAUNCHER_GEVENT
+# The DB-backed burst (#15): the generated launchers again, in the database bakes.
+DB_SETUPS = [servers.on_database(setup) for setup in LAUNCHERS]
+# Its PostgreSQL server is started from this bake's tests/postgres.py, with room for more
+# than the 80 connections a launcher may take (DB_MAX_CONNECTIONS) plus the sampler's.
+DB_BAKE = "both-postgresql"
+SERVER_MAX_CONNECTIONS = 200
 
 
 @dataclass(frozen=True)
@@ -109,9 +130,10 @@ def targets_of(setup: Setup) -> list[str]:
 
 
 def step_count() -> int:
-    # The bakes and their start.sh, then per setting: its start, bursts, maybe a steady load.
+    # The bakes and their start.sh, then per setting: its start, bursts, maybe a steady load;
+    # then PostgreSQL's start and per database setting: its start and burst.
     steps = sum(1 + len(setup.burst_apps) + (setup in CPU_SETUPS) for setup in IO_SETUPS)
-    return 2 * len(BAKES) + steps
+    return len(BAKES) + len(START_SH_BAKES) + steps + 1 + 2 * len(DB_SETUPS)
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -194,20 +216,17 @@ def template_source(ref: str | None) -> tuple[Path, str]:
 
 
 def bake(ref: str | None) -> tuple[dict[str, Path], str]:
-    """A fresh project per BAKES answer, each with the bench module."""
+    """A fresh project per entry of BAKES, by its name, each with the bench module."""
     shutil.rmtree(OUTPUT, ignore_errors=True)
     (OUTPUT / "logs").mkdir(parents=True)
     template, described = template_source(ref)
     projects = {}
-    for server in BAKES:
+    for name, answers in BAKES.items():
         baked = cookiecutter(
-            str(template),
-            no_input=True,
-            output_dir=str(OUTPUT / server),
-            extra_context={"server": server},
+            str(template), no_input=True, output_dir=str(OUTPUT / name), extra_context=answers
         )
-        projects[server] = Path(baked)
-        shutil.copy(HERE / "bench_app.py", projects[server] / "bench_app.py")
+        projects[name] = Path(baked)
+        shutil.copy(HERE / "bench_app.py", projects[name] / "bench_app.py")
     return projects, described
 
 
@@ -275,6 +294,58 @@ def measure(
             progress.line(f"{setup.label}: CPU-light req/s {rates}")
 
 
+def measure_database(
+    setup: Setup,
+    projects: dict[str, Path],
+    cluster: Any,
+    options: Options,
+    progress: Progress,
+    results: Results,
+) -> None:
+    """The DB-backed burst on one setting, on a database of its own, counting the
+    connections to it meanwhile; always stop the server."""
+    database = setup.key.replace("-", "_")
+    overrides = {"CORS_ORIGINS": ORIGIN, "DATABASE_URL": cluster.create_database(database)}
+    with servers.start(setup, "app", projects, OUTPUT / "logs", overrides) as server:
+        progress.line(f"{setup.label}: ready ({server.ready_seconds:.1f} s)")
+        found = Measurement(setup, "app", server.ready_seconds)
+        results.add(found)  # filled in below; a failed step leaves n/a cells
+        loadcheck = projects[setup.project] / "tools" / "loadcheck.py"
+        with ConnectionPeak(cluster.url("postgres"), database) as peak:
+            burst = io_burst(
+                loadcheck, server.url + QUERY_PATH, ORIGIN, options.burst, server.cpu_seconds
+            )
+        servers.check_alive(server)
+    # Read once the server has stopped: its log writer has flushed the last lines by then.
+    log = server.log.read_text(errors="replace")
+    burst["peak_connections"] = peak.most
+    burst["pool"] = pool_at_start(log)
+    burst["slowest_ms"] = slowest_query_ms(log)
+    found.io = burst
+    progress.line(
+        f"{setup.label}: DB-backed burst {describe_io(burst)}, peak {peak.most} connections, "
+        f"pool {burst['pool']}, slowest in the server {burst['slowest_ms']} ms"
+    )
+
+
+# The database part of the capacity line a launcher logs at start.
+POOL_LINE = re.compile(r"database: (\d+) process\(es\) x \((\d+) pooled \+ 1 for /readyz\) = (\d+)")
+# The generated app's access line for the query route, in its JSON log (no terminal).
+QUERY_LINE = re.compile(rf'"path":"{QUERY_PATH}","status":\d+,"duration_ms":([\d.]+)')
+
+
+def pool_at_start(log: str) -> str | None:
+    """What the server says its pools may hold: "5 x (15 + 1) = 80"."""
+    found = POOL_LINE.search(log)
+    return f"{found[1]} x ({found[2]} + 1) = {found[3]}" if found else None
+
+
+def slowest_query_ms(log: str) -> float | None:
+    """The longest a request of the query route ran in the server, the wait for a pooled
+    connection included: how close it came to DB_POOL_TIMEOUT."""
+    return max((float(ms) for ms in QUERY_LINE.findall(log)), default=None)
+
+
 def describe_io(io: reporting.Summary) -> str:
     return (
         f"{io['failed_pairs']}/{io['pairs']} pairs failed, "
@@ -289,26 +360,43 @@ def step_guard(progress: Progress, label: str) -> Iterator[None]:
     """A failed step is reported and the run goes on; its cells read n/a."""
     try:
         yield
-    except (servers.ServerFailed, RuntimeError, OSError, ValueError) as error:
+    except (servers.ServerFailed, RuntimeError, OSError, ValueError, psycopg.Error) as error:
         progress.line(f"{label}: FAILED: {error}")
 
 
 def run(options: Options, results: Results) -> tuple[Progress, dict[str, Path], str]:
     progress = Progress(step_count())
     projects, template = bake(options.ref)
-    for server, project in projects.items():
-        progress.line(f"baked the {template} (server={server}), added bench_app.py")
-        with step_guard(progress, f"start.sh ({server})"):
-            results.start_sh_ready[server] = start_sh_ready_seconds(project)
-            seconds = results.start_sh_ready[server]
-            progress.line(f"start.sh (server={server}) answered /healthz in {seconds:.2f} s")
+    for name, project in projects.items():
+        answers = " ".join(f"{key}={value}" for key, value in BAKES[name].items())
+        progress.line(f"baked the {template} ({answers}), added bench_app.py")
+        if name not in START_SH_BAKES:
+            continue
+        with step_guard(progress, f"start.sh ({name})"):
+            results.start_sh_ready[name] = start_sh_ready_seconds(project)
+            seconds = results.start_sh_ready[name]
+            progress.line(f"start.sh ({answers}) answered /healthz in {seconds:.2f} s")
     for setup in IO_SETUPS:
         with step_guard(progress, setup.label):
             measure(setup, projects, options, progress, results)
+    with (
+        step_guard(progress, "PostgreSQL"),
+        servers.postgres(projects[DB_BAKE], SERVER_MAX_CONNECTIONS) as cluster,
+    ):
+        with psycopg.connect(cluster.url("postgres")) as connection:
+            version = connection.info.server_version  # 150018 for 15.18
+        results.postgres = f"{version // 10000}.{version % 10000}"
+        progress.line(
+            f"PostgreSQL {results.postgres} started on port {cluster.port} "
+            f"(max_connections {SERVER_MAX_CONNECTIONS})"
+        )
+        for setup in DB_SETUPS:
+            with step_guard(progress, setup.label):
+                measure_database(setup, projects, cluster, options, progress, results)
     return progress, projects, template
 
 
-def evaluate(results: Results) -> list[Target]:
+def evaluate(results: Results, db_budget: int) -> list[Target]:
     launchers = [servers.LAUNCHER_GTHREAD, servers.LAUNCHER_GEVENT]
     targets = [reporting.zero_failures(results, setup) for setup in LAUNCHERS]
     targets += [
@@ -325,6 +413,8 @@ def evaluate(results: Results) -> list[Target]:
         reporting.ready_within(f"{label} (start.sh)", results.start_sh_ready.get(server), 2.0)
         for server, label in (("both", "gunicorn launcher"), ("granian", "granian launcher"))
     ]
+    targets += [reporting.zero_failures(results, setup) for setup in DB_SETUPS]
+    targets += [reporting.connections_within(results, s, db_budget) for s in DB_SETUPS]
     return targets
 
 
@@ -353,14 +443,17 @@ def granian_targets(results: Results) -> list[Target]:
     ]
 
 
-def settings_used(projects: dict[str, Path]) -> str:
-    def defaults(server: str) -> dict[str, str]:
-        return runpy.run_path(str(projects[server] / "service" / "settings.py"))["DEFAULTS"]
+def shipped_defaults(project: Path) -> dict[str, str]:
+    """A bake's DEFAULTS: every setting as shipped (service/settings.py)."""
+    return runpy.run_path(str(project / "service" / "settings.py"))["DEFAULTS"]
 
+
+def settings_used(projects: dict[str, Path]) -> str:
+    both, granian, db = (shipped_defaults(projects[name]) for name in ("both", "granian", DB_BAKE))
     cores = cputime.cores()
     names = ("WORKERS", "THREADS", "WORKER_CONNECTIONS", "KEEPALIVE", "LOG_LEVEL")
-    values = ", ".join(f"{name}={defaults('both')[name]}" for name in names)
-    granian = defaults("granian")
+    values = ", ".join(f"{name}={both[name]}" for name in names)
+    database = ", ".join(f"{name}={db[name]}" for name in DB_SETTINGS)
     return (
         f"Generated launchers as shipped (the defaults in service/settings.py): {values}; "
         f"WORKERS=auto is 2 x {cores} cores + 1 = {2 * cores + 1} Gunicorn workers. Waitress "
@@ -371,11 +464,22 @@ def settings_used(projects: dict[str, Path]) -> str:
         "command (`gunicorn -k gevent -w 4 --max-requests 5000 --max-requests-jitter 500`, no "
         "config file) serving plain Flask with flask-cors. Common advice: `gunicorn -w 4` (no "
         "config file) and `waitress.serve(app, threads=4)`. Dev server: werkzeug "
-        "`run_simple(threaded=True)`."
+        "`run_simple(threaded=True)`. DB-backed rows: the same launchers in database=postgresql "
+        f"bakes, as shipped ({database}) plus DATABASE_URL."
     )
 
 
-def document(results: Results, targets: list[Target], options: Options, context: dict) -> str:
+DB_SETTINGS = ("DB_MAX_CONNECTIONS", "DB_POOL_SIZE", "DB_POOL_TIMEOUT")
+
+
+def db_budget(projects: dict[str, Path]) -> int:
+    """DB_MAX_CONNECTIONS as shipped: the connections a database bake may hold in all."""
+    return int(shipped_defaults(projects[DB_BAKE])["DB_MAX_CONNECTIONS"])
+
+
+def document(
+    results: Results, targets: list[Target], options: Options, context: dict, db_budget: int
+) -> str:
     burst = options.burst
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
     return f"""# Serving capacity: benchmark results
@@ -407,6 +511,23 @@ cores were the limit; more than server + load check means other work took its sh
 
 ![failed pairs and p99 per server](results.png)
 
+## DB-backed burst
+
+The same burst against `{QUERY_PATH}`, a route of the generated app that runs
+`SELECT pg_sleep(0.05)` through `db.session`: the 50 ms wait, on the database, through
+the generated pool. Each generated launcher runs in a `database=postgresql` bake of its
+server with the shipped DB settings and `DATABASE_URL` naming a fresh database of one
+throwaway PostgreSQL {results.postgres or "n/a"} server on the same machine (max_connections
+{SERVER_MAX_CONNECTIONS}). "Pool at start" is the database part of the capacity line the
+launcher logs; "peak connections" the most connections to that database open at once
+during the burst, from `pg_stat_activity` every 10 ms; the budget is DB_MAX_CONNECTIONS.
+"Slowest in the server" is the longest a request to the route took in the server, from its
+access log: the wait for a pooled connection plus the query, to set against DB_POOL_TIMEOUT.
+A failed pair names what failed: a 503 comes from the pool (no connection within
+DB_POOL_TIMEOUT) or the database, a timeout or a refusal from the server.
+
+{reporting.db_table(results, DB_SETUPS, db_budget)}
+
 ## CPU-light steady load
 
 {options.clients} closed-loop keep-alive clients (aiohttp, in the benchmark process, so
@@ -428,7 +549,7 @@ stack (CORS, request IDs, headers, sessions, trusted proxies) costs on its own.
 ## Targets
 
 {reporting.targets_table(targets)}
-"""
+"""  # noqa: S608 (prose that names a query, not SQL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -445,7 +566,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CookiecutterException, subprocess.CalledProcessError) as error:
         print(f"cannot bake the template: {error}", file=sys.stderr)
         return 2
-    targets = evaluate(results)
+    budget = db_budget(projects)
+    targets = evaluate(results, budget)
     runtime = progress.elapsed()
     context = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -455,13 +577,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settings": settings_used(projects),
         "template": template,
     }
-    text = document(results, targets, options, context)
+    text = document(results, targets, options, context, budget)
     options.results_dir.mkdir(parents=True, exist_ok=True)
     (options.results_dir / "RESULTS.md").write_text(text, encoding="utf-8")
     title = (
-        f"I/O-bound burst: {options.burst.pages} pages x {options.burst.parallel} pairs, 50 ms view"
+        f"I/O-bound burst: {options.burst.pages} pages x {options.burst.parallel} pairs, "
+        "50 ms view (a sleep, or on PostgreSQL a query)"
     )
-    reporting.save_chart(results, IO_SETUPS, options.results_dir / "results.png", title)
+    chart = options.results_dir / "results.png"
+    reporting.save_chart(results, [*IO_SETUPS, *DB_SETUPS], chart, title)
     (OUTPUT / "results.json").write_text(json.dumps(raw(results), indent=2), encoding="utf-8")
     print(text)
     print(f"run time: {context['runtime']}; wrote {options.results_dir / 'RESULTS.md'}")

@@ -8,6 +8,8 @@ the workers it forked, and a Ctrl-C in the terminal reaches only the benchmark, 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import importlib.util
 import os
 import random
 import signal
@@ -20,6 +22,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cputime
 from dotenv import dotenv_values
@@ -46,7 +49,7 @@ class Setup:
     outside_project: bool = False
     # The apps (see APPS) the I/O burst is fired at on this setting.
     burst_apps: tuple[str, ...] = ("app", "bare")
-    # The bake it runs in, by its `server` answer (run.py bakes "both" and "granian").
+    # The bake it runs in, by its name in run.py's BAKES.
     project: str = "both"
 
 
@@ -144,6 +147,18 @@ GRANIAN_TUNED = granian_cli(
     *("--workers", "5", "--blocking-threads", "32"),
     *("--backlog", "2048", "--backpressure", "2048"),
 )
+
+
+def on_database(setup: Setup) -> Setup:
+    """`setup` in the database=postgresql bake of its server (run.py names it
+    "<bake>-postgresql"), serving the generated app only: the others have no database."""
+    return dataclasses.replace(
+        setup,
+        key=f"{setup.key}-postgresql",
+        label=f"{setup.label}, on PostgreSQL",
+        burst_apps=("app",),
+        project=f"{setup.project}-postgresql",
+    )
 
 
 def free_port() -> int:
@@ -271,6 +286,24 @@ def running(
         yield server
     finally:
         stop(process)
+
+
+@contextlib.contextmanager
+def postgres(project: Path, max_connections: int) -> Iterator[Any]:
+    """A throwaway PostgreSQL server on a free port, started as a database bake's own tests
+    start theirs (its tests/postgres.py: a Cluster with .url() and .create_database());
+    always stopped and deleted. Needs the server binaries (Debian: apt-get install postgresql).
+    """
+    spec = importlib.util.spec_from_file_location(
+        "baked_postgres", project / "tests" / "postgres.py"
+    )
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"no tests/postgres.py in {project}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    with module.throwaway_cluster(free_port(), max_connections) as cluster:
+        yield cluster
 
 
 # What a server serves: bench_app's attribute, and environment for that app only.

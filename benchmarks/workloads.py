@@ -1,4 +1,5 @@
-"""The two workloads: the shipped load check's burst, and a steady closed-loop load."""
+"""The two workloads: the shipped load check's burst, and a steady closed-loop load; and
+the database connections a burst takes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import aiohttp
 import cputime
+import psycopg
 
 CpuClock = Callable[[], float | None]
 
@@ -56,6 +59,41 @@ def io_burst(
     if machine_before is not None and machine_after is not None:
         summary["machine_cores"] = round((machine_after - machine_before) / wall, 2)
     return summary
+
+
+class ConnectionPeak(threading.Thread):
+    """The most connections to `database` open at once while it runs (a `with` block),
+    from pg_stat_activity every 10 ms. It asks from the database `server_url` names, so
+    it never counts itself."""
+
+    QUERY = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+
+    def __init__(self, server_url: str, database: str) -> None:
+        super().__init__(daemon=True)
+        self.server_url, self.database = server_url, database
+        # None: not measured (the sampler could not ask, or stopped asking).
+        self.most: int | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            with psycopg.connect(self.server_url, autocommit=True) as connection:
+                most = 0
+                while not self.done.wait(0.01):
+                    (count,) = connection.execute(self.QUERY, (self.database,)).fetchone() or (0,)
+                    most = max(most, count)
+        except psycopg.Error as error:
+            print(f"connection sampler stopped: {error}", file=sys.stderr)
+            return
+        self.most = most
+
+    def __enter__(self) -> ConnectionPeak:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.done.set()
+        self.join(timeout=10)
 
 
 @dataclass
