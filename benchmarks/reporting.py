@@ -30,6 +30,8 @@ class Results:
     start_sh_ready: dict[str, float] = field(default_factory=dict)
     # The version of the PostgreSQL server the DB-backed burst ran on, once started.
     postgres: str | None = None
+    # Steady-load summaries of launchers loaded side by side (interleaved slices), by key.
+    side_by_side: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def add(self, measurement: Measurement) -> None:
         self.measurements[(measurement.setup.key, measurement.target)] = measurement

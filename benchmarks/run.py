@@ -104,6 +104,8 @@ CPU_SETUPS = [*LAUNCHERS, servers.GRANIAN_TUNED, servers.GRANIAN_DEFAULTS]
 # goodput and CPU-light requests/s, as multiples of its own in the same run.
 GRANIAN_BURST_VS_GTHREAD = 1.3
 GRANIAN_CPU_LIGHT_VS_GTHREAD = 1.4
+# Loaded together for that target, so both see the same moments of the machine.
+SIDE_BY_SIDE = [servers.LAUNCHER_GTHREAD, servers.GRANIAN_LAUNCHER]
 CEILING = servers.LAUNCHER_GEVENT
 # The DB-backed burst (#15): the generated launchers again, in the database bakes.
 DB_SETUPS = [servers.on_database(setup) for setup in LAUNCHERS]
@@ -131,9 +133,10 @@ def targets_of(setup: Setup) -> list[str]:
 
 def step_count() -> int:
     # The bakes and their start.sh, then per setting: its start, bursts, maybe a steady load;
-    # then PostgreSQL's start and per database setting: its start and burst.
+    # the side-by-side load; then PostgreSQL's start and per database setting: its start
+    # and burst.
     steps = sum(1 + len(setup.burst_apps) + (setup in CPU_SETUPS) for setup in IO_SETUPS)
-    return len(BAKES) + len(START_SH_BAKES) + steps + 1 + 2 * len(DB_SETUPS)
+    return len(BAKES) + len(START_SH_BAKES) + steps + 1 + 1 + 2 * len(DB_SETUPS)
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -294,6 +297,38 @@ def measure(
             progress.line(f"{setup.label}: CPU-light req/s {rates}")
 
 
+def measure_side_by_side(
+    setups: Sequence[Setup],
+    projects: dict[str, Path],
+    options: Options,
+    progress: Progress,
+    results: Results,
+) -> None:
+    """The generated app under several launchers at once, loaded in interleaved slices: a
+    ratio between launchers measured minutes apart moves with whatever else the machine
+    did meanwhile."""
+    overrides = {"CORS_ORIGINS": ORIGIN}
+    with contextlib.ExitStack() as stack:
+        started = {
+            setup.key: stack.enter_context(
+                servers.start(setup, "app", projects, OUTPUT / "logs", overrides)
+            )
+            for setup in setups
+        }
+        loads = steady_load(
+            {key: (s.url + HELLO_PATH, s.cpu_seconds) for key, s in started.items()},
+            ORIGIN,
+            options.clients,
+            options.seconds,
+        )
+        for server in started.values():
+            servers.check_alive(server)
+    results.side_by_side.update(loads)
+    labels = {setup.key: setup.label for setup in setups}
+    rates = ", ".join(f"{labels[k]} {c['requests_per_second']:,.0f}" for k, c in loads.items())
+    progress.line(f"side by side: CPU-light req/s {rates}")
+
+
 def measure_database(
     setup: Setup,
     projects: dict[str, Path],
@@ -379,6 +414,8 @@ def run(options: Options, results: Results) -> tuple[Progress, dict[str, Path], 
     for setup in IO_SETUPS:
         with step_guard(progress, setup.label):
             measure(setup, projects, options, progress, results)
+    with step_guard(progress, "side by side"):
+        measure_side_by_side(SIDE_BY_SIDE, projects, options, progress, results)
     with (
         step_guard(progress, "PostgreSQL"),
         servers.postgres(projects[DB_BAKE], SERVER_MAX_CONNECTIONS) as cluster,
@@ -432,15 +469,19 @@ def granian_targets(results: Results) -> list[Target]:
             1,
         ),
         reporting.at_least(
-            f"CPU-light: {granian.label} >= {GRANIAN_CPU_LIGHT_VS_GTHREAD:g}x gthread "
-            "launcher's req/s",
+            f"CPU-light, side by side: {granian.label} >= {GRANIAN_CPU_LIGHT_VS_GTHREAD:g}x "
+            "gthread launcher's req/s",
             reporting.ratio(
-                reporting.cpu_value(results, granian.key, "app", "requests_per_second"),
-                reporting.cpu_value(results, gthread.key, "app", "requests_per_second"),
+                rate(results.side_by_side.get(granian.key)),
+                rate(results.side_by_side.get(gthread.key)),
             ),
             GRANIAN_CPU_LIGHT_VS_GTHREAD,
         ),
     ]
+
+
+def rate(summary: dict[str, object] | None) -> float | None:
+    return float(summary["requests_per_second"]) if summary else None  # type: ignore[arg-type]
 
 
 def shipped_defaults(project: Path) -> dict[str, str]:
@@ -482,6 +523,11 @@ def document(
 ) -> str:
     burst = options.burst
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
+    side_by_side_labels = " and ".join(setup.label for setup in SIDE_BY_SIDE)
+    side_by_side_rates = ", ".join(
+        f"{setup.label} {reporting.fmt(rate(results.side_by_side.get(setup.key)))} req/s"
+        for setup in SIDE_BY_SIDE
+    )
     return f"""# Serving capacity: benchmark results
 
 Produced by `.venv/bin/python benchmarks/run.py` on {context["date"]}, in {context["runtime"]},
@@ -545,6 +591,10 @@ the same server settings; the column "/ plain + access line" shows what the rest
 stack (CORS, request IDs, headers, sessions, trusted proxies) costs on its own.
 
 {reporting.cpu_table(results, CPU_SETUPS)}
+
+Side by side, for the Granian target: the generated app under {side_by_side_labels},
+started together and loaded in the same interleaved slices, so both see the same moments of
+the machine: {side_by_side_rates}.
 
 ## Targets
 
