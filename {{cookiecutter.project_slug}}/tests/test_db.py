@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import event, text
@@ -171,6 +172,27 @@ def test_no_database_is_a_503_and_not_ready_but_still_alive() -> None:
     assert client.get("/readyz").status_code == 503
     assert client.get("/readyz").json == {"status": "database unavailable"}
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_database_lost_before_the_session_closes_still_answers(
+    make_app: Callable[..., Flask], cluster: postgres.Cluster
+) -> None:
+    """The view's query succeeds, then the database ends its connection (a restart, a
+    failover) before the session is closed: the page still gets the view's answer."""
+    app = make_app()
+
+    @app.get("/test/lost")
+    def lost() -> dict[str, int]:
+        pid = db.db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with psycopg.connect(cluster.url(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        return {"pid": pid}
+
+    response = app.test_client().get("/test/lost", headers={"Origin": ALLOWED_ORIGIN})
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    # The next request gets a working connection from the same pool.
+    assert app.test_client().get("/api/notes").status_code == 200
 
 
 def test_readyz_asks_the_database_at_most_once_a_second(make_app: Callable[..., Flask]) -> None:
