@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -28,7 +29,6 @@ from tests.conftest import (
     granian_command,
     gunicorn_command,
     raw_request,
-    run,
     waitress_command,
 )
 
@@ -91,45 +91,41 @@ def postgres(db_projects: Callable[[str], Path]) -> ModuleType:
     return module
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster(postgres: ModuleType) -> Iterator[object]:
-    """A server of this test's own: the fault tests stop and start it."""
+    """One server for this module's tests, each on a database of its own."""
     with postgres.throwaway_cluster(free_port()) as running:
         yield running
 
 
-def migrated_database(cluster: object, project: Path) -> str:
-    """A new database with the project's migrations applied, as a release step does."""
-    url = cluster.create_database("service")  # type: ignore[attr-defined]
-    upgrade = run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-        project,
-        timeout=60,
-        DATABASE_URL=url,
-    )
-    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
-    return url
+@pytest.fixture
+def own_cluster(postgres: ModuleType) -> Iterator[object]:
+    """A server of this test's own, for a test that stops and starts it."""
+    with postgres.throwaway_cluster(free_port()) as running:
+        yield running
 
 
 @pytest.fixture
 def serve(
-    launch: Callable[..., Launched], db_projects: Callable[[str], Path], cluster: object
-) -> Callable[..., Launched]:
-    """serve(launcher, **env): the fault app on a migrated database, healthy."""
+    launch: Callable[..., Launched], db_projects: Callable[[str], Path]
+) -> Callable[..., tuple[Launched, str]]:
+    """serve(launcher, cluster, **env): the fault app on a new database of `cluster`
+    (/test/query needs no table), healthy; with that database's name."""
 
-    def start(launcher: str, **env: str) -> Launched:
+    def start(launcher: str, cluster: object, **env: str) -> tuple[Launched, str]:
         project = db_projects(launcher)
-        url = migrated_database(cluster, project)
+        database = f"service_{uuid.uuid4().hex[:12]}"
+        url = cluster.create_database(database)  # type: ignore[attr-defined]
         settings = {"WORKERS": WORKERS, "DB_MAX_CONNECTIONS": str(BUDGET), **env}
         server = launch(project, LAUNCHERS[launcher][1], DATABASE_URL=url, **settings)
         server.wait_healthy(seconds=30)
-        return server
+        return server, database
 
     return start
 
 
 @contextlib.contextmanager
-def peak_connections(cluster: object, database: str = "service") -> Iterator[list[int]]:
+def peak_connections(cluster: object, database: str) -> Iterator[list[int]]:
     """The most connections to `database` seen at once, sampled every 10 ms meanwhile
     (from another database, so the sampler never counts itself)."""
     import psycopg
@@ -155,7 +151,7 @@ def peak_connections(cluster: object, database: str = "service") -> Iterator[lis
         sampler.join(timeout=10)
 
 
-def wait_for_queries(cluster: object, database: str = "service", seconds: float = 20) -> None:
+def wait_for_queries(cluster: object, database: str, seconds: float = 20) -> None:
     """Until the burst's queries run on the server (the load check takes a while to start)."""
     import psycopg
 
@@ -169,16 +165,16 @@ def wait_for_queries(cluster: object, database: str = "service", seconds: float 
 
 @pytest.mark.parametrize("launcher", LAUNCHERS)
 def test_a_burst_of_queries_fails_nothing_within_the_connection_budget(
-    serve: Callable[..., Launched],
+    serve: Callable[..., tuple[Launched, str]],
     burst: Callable[..., Burst],
     cluster: object,
     launcher: str,
 ) -> None:
     """40 pages x 8 pairs whose GETs each run a 50 ms query: every pair answered, and the
     server never sees more connections than DB_MAX_CONNECTIONS."""
-    server = serve(launcher)
+    server, database = serve(launcher, cluster)
     url = f"http://127.0.0.1:{server.port}/test/query?seconds=0.05"
-    with peak_connections(cluster) as peak:
+    with peak_connections(cluster, database) as peak:
         summary = finish_burst(burst(server.project, url, pages=40, parallel=8))
     print(f"{launcher}: {summary}, peak {peak[0]} connections of {BUDGET}")
     assert summary["failed_pairs"] == 0, summary
@@ -189,20 +185,20 @@ def test_a_burst_of_queries_fails_nothing_within_the_connection_budget(
 
 @pytest.mark.parametrize("launcher", ["gunicorn-gthread", "granian"])
 def test_the_database_stopping_mid_burst_is_answered_and_then_recovered(
-    serve: Callable[..., Launched],
+    serve: Callable[..., tuple[Launched, str]],
     burst: Callable[..., Burst],
-    cluster: object,
+    own_cluster: object,
     launcher: str,
 ) -> None:
     """PostgreSQL stops while queries run: every request is still answered within the
     client's 5 s (a 503 with CORS headers, no hang, no failed preflight); once it is back,
     the same processes serve queries again."""
-    server = serve(launcher)
+    server, database = serve(launcher, own_cluster)
     url = f"http://127.0.0.1:{server.port}/test/query?seconds=0.2"
     running = burst(server.project, url, pages=30, parallel=8, timeout=5)
-    wait_for_queries(cluster)
+    wait_for_queries(own_cluster, database)
     time.sleep(0.5)  # a few rounds of queries finish first
-    cluster.stop("fast")  # type: ignore[attr-defined]
+    own_cluster.stop("fast")  # type: ignore[attr-defined]
     summary = finish_burst(running)
     print(f"{launcher}, database stopped mid-burst: {summary}")
     # Some pairs answered before the stop, the rest with a 503: the fault struck mid-burst.
@@ -214,7 +210,7 @@ def test_the_database_stopping_mid_burst_is_answered_and_then_recovered(
     assert headers["Retry-After"] == "1"
     assert raw_request(server.port, "GET", "/readyz")[0] == 503
 
-    cluster.start()  # type: ignore[attr-defined]
+    own_cluster.start()  # type: ignore[attr-defined]
     deadline = time.monotonic() + 10
     while raw_request(server.port, "GET", "/test/query")[0] != 200:
         assert time.monotonic() < deadline, "no recovery within 10 s of the database's return"
@@ -223,12 +219,14 @@ def test_the_database_stopping_mid_burst_is_answered_and_then_recovered(
 
 
 def test_an_exhausted_pool_answers_503_within_its_timeout(
-    serve: Callable[..., Launched], burst: Callable[..., Burst]
+    serve: Callable[..., tuple[Launched, str]], burst: Callable[..., Burst], cluster: object
 ) -> None:
     """A budget of 2 (one pooled connection, one for /readyz) and 0.5 s queries: the
     requests that cannot get the connection within DB_POOL_TIMEOUT get a 503; no
     preflight fails and nothing waits for the client's timeout."""
-    server = serve("gunicorn-gthread", WORKERS="1", DB_MAX_CONNECTIONS="2", DB_POOL_TIMEOUT="1")
+    server, _ = serve(
+        "gunicorn-gthread", cluster, WORKERS="1", DB_MAX_CONNECTIONS="2", DB_POOL_TIMEOUT="1"
+    )
     url = f"http://127.0.0.1:{server.port}/test/query?seconds=0.5"
     summary = finish_burst(burst(server.project, url, pages=4, parallel=8, timeout=5))
     print(f"pool of 1, 0.5 s queries: {summary}")

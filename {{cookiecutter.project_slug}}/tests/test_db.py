@@ -45,14 +45,15 @@ def cluster() -> Iterator[postgres.Cluster]:
 def migrated(cluster: postgres.Cluster) -> str:
     """An empty database brought to the latest migration by the command users run."""
     url = cluster.create_database("migrated")
-    upgrade = flask_db(url, "upgrade")
+    upgrade = python(url, "-m", "flask", "--app", "app", "db", "upgrade")
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
     return "migrated"
 
 
-def flask_db(url: str, *command: str) -> subprocess.CompletedProcess[str]:
+def python(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """This interpreter in the project folder, on the database at `url`."""
     return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", *command],
+        [sys.executable, *args],
         cwd=PROJECT_DIR,
         env={**os.environ, **TEST_ENVIRON, "DATABASE_URL": url},
         capture_output=True,
@@ -102,15 +103,7 @@ with app.app_context():
 
 
 def test_migrations_match_the_models_and_go_down_and_up(database_url: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", MIGRATIONS_ROUND_TRIP],
-        cwd=PROJECT_DIR,
-        env={**os.environ, **TEST_ENVIRON, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = python(database_url, "-c", MIGRATIONS_ROUND_TRIP)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -311,13 +304,7 @@ def test_psycopg_lets_other_greenlets_run_while_it_waits(cluster: postgres.Clust
     """The gevent worker runs many requests in one thread: a query must yield to the
     others while it waits, as psycopg 3.1.14 and later do under gevent's monkey-patching.
     Ten 0.2 s queries one after another would take 2 s."""
-    done = subprocess.run(
-        [sys.executable, "-c", GEVENT_QUERIES, cluster.url()],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = python(cluster.url(), "-c", GEVENT_QUERIES, cluster.url())
     assert done.returncode == 0, done.stderr
     assert float(done.stdout) < 1.0, f"10 x 0.2 s queries took {done.stdout.strip()} s"
 {%- endif %}
