@@ -111,6 +111,21 @@ def test_env_holds_a_fresh_private_secret_key(baked: Path, answers: dict[str, ob
     assert ".env" in (baked / ".gitignore").read_text().splitlines()
 
 
+def test_readme_headings_each_start_a_paragraph(baked: Path) -> None:
+    """Optional sections join cleanly: a Jinja tag that strips one newline too many glues a
+    heading to the text before it, which Markdown then shows as plain text."""
+    fenced = False
+    previous = ""
+    for number, line in enumerate((baked / "README.md").read_text().splitlines(), 1):
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced:
+            assert not re.search(r"[^\s#]#{2,} ", line), f"README.md:{number}: {line}"
+            if line.startswith("#") and number > 1:
+                assert previous == "", f"README.md:{number}: no blank line before {line!r}"
+        previous = line
+
+
 def test_ruff_lint_is_clean(baked: Path) -> None:
     result = run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], baked)
     assert result.returncode == 0, result.stdout + result.stderr
