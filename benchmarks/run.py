@@ -283,18 +283,27 @@ def measure(
             found[target].io = burst
             progress.line(f"{setup.label} / {target}: I/O burst {describe_io(burst)}")
         if setup in CPU_SETUPS:
-            loads = steady_load(
-                {t: (s.url + HELLO_PATH, s.cpu_seconds) for t, s in started.items()},
-                ORIGIN,
-                options.clients,
-                options.seconds,
-            )
-            for server in started.values():
-                servers.check_alive(server)
+            loads = load_steadily(started, options)
             for target, summary in loads.items():
                 found[target].cpu = summary
             rates = ", ".join(f"{t} {c['requests_per_second']:,.0f}" for t, c in loads.items())
             progress.line(f"{setup.label}: CPU-light req/s {rates}")
+
+
+def load_steadily(
+    started: dict[str, servers.Server], options: Options
+) -> dict[str, dict[str, object]]:
+    """The CPU-light load on each started server's /api/hello, in interleaved slices, by
+    the same keys; a server that died meanwhile fails the step."""
+    loads = steady_load(
+        {key: (server.url + HELLO_PATH, server.cpu_seconds) for key, server in started.items()},
+        ORIGIN,
+        options.clients,
+        options.seconds,
+    )
+    for server in started.values():
+        servers.check_alive(server)
+    return loads
 
 
 def measure_side_by_side(
@@ -315,14 +324,7 @@ def measure_side_by_side(
             )
             for setup in setups
         }
-        loads = steady_load(
-            {key: (s.url + HELLO_PATH, s.cpu_seconds) for key, s in started.items()},
-            ORIGIN,
-            options.clients,
-            options.seconds,
-        )
-        for server in started.values():
-            servers.check_alive(server)
+        loads = load_steadily(started, options)
     results.side_by_side.update(loads)
     labels = {setup.key: setup.label for setup in setups}
     rates = ", ".join(f"{labels[k]} {c['requests_per_second']:,.0f}" for k, c in loads.items())
