@@ -4,6 +4,7 @@
 
 import os
 import signal
+import socket
 import threading
 import time
 from typing import Any
@@ -14,8 +15,6 @@ from service.launch import capacity_line, {% if database %}database_budget, {% e
 from service.settings import load_settings
 {%- endif %}
 
-# The gthread worker's wait for a new connection's first bytes, in seconds (see below).
-GTHREAD_FIRST_DATA_WAIT = 0.1
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGQUIT, signal.SIGINT}
 
 
@@ -23,7 +22,7 @@ def on_starting(server: Any) -> None:
     # Every worker may hold WORKER_CONNECTIONS sockets at once.
     raise_open_file_limit(server.cfg.workers * server.cfg.worker_connections + 64)
     if server.cfg.worker_class_str == "gthread":
-        shorten_gthread_first_data_wait(GTHREAD_FIRST_DATA_WAIT)
+        shorten_gthread_first_data_wait(seconds=0.1)
 {%- if metrics %}
     start_metrics_dir(server.cfg.proc_name)
 {%- endif %}
@@ -37,6 +36,8 @@ def when_ready(server: Any) -> None:
     capacity += database_budget(load_settings())
 {%- endif %}
     server.log.info(capacity)
+    if cfg.worker_class_str == "gthread":
+        accept_once_data_arrives(server.LISTENERS)
 
 
 def post_fork(server: Any, worker: Any) -> None:
@@ -55,6 +56,15 @@ def post_worker_init(worker: Any) -> None:
     signal.signal(signal.SIGTERM, on_term)
     threading.Thread(target=replace_when_hung, args=(worker,), daemon=True).start()
     hold_stop_signals(False)
+
+
+def accept_once_data_arrives(listeners: list[Any]) -> None:
+    """Linux accepts a connection once its request has arrived (as nginx's `listen ...
+    deferred`), so no gthread thread waits on a client still sending; a silent one is
+    accepted after a second all the same. macOS has no such option: threads wait."""
+    for listener in listeners:
+        if hasattr(socket, "TCP_DEFER_ACCEPT") and listener.sock.family != socket.AF_UNIX:
+            listener.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
 
 
 # --- Hung requests
@@ -83,8 +93,7 @@ def replace_when_hung(worker: Any) -> None:
             return
 
 
-# --- Workarounds for Gunicorn; the template's tests/test_gunicorn_workarounds.py fails once
-# either is no longer needed.
+# --- Workarounds for Gunicorn (the template's tests fail once one is no longer needed)
 
 
 def shorten_gthread_first_data_wait(seconds: float) -> None:

@@ -205,6 +205,22 @@ def test_launcher_holds_a_promise_all_burst(serve: Callable[..., Server], name: 
     assert "capacity:" in server.output()
 
 
+def seconds_behind_silent_connections(server: Server, count: int, settle: float) -> float:
+    """Seconds /healthz takes while `count` connections that send nothing are open, the
+    request sent `settle` seconds after they connected."""
+    port = int(server.url.rsplit(":", 1)[1])
+    silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    try:
+        time.sleep(settle)
+        started = time.monotonic()
+        status, _, _ = get(server.url + "/healthz")
+        assert status == 200
+        return time.monotonic() - started
+    finally:
+        for connection in silent:
+            connection.close()
+
+
 @pytest.mark.parametrize("name", launcher_params())
 def test_idle_connections_do_not_delay_a_request(serve: Callable[..., Server], name: str) -> None:
     """Browsers preconnect sockets that send nothing. As many of them as the server has
@@ -212,21 +228,25 @@ def test_idle_connections_do_not_delay_a_request(serve: Callable[..., Server], n
     server = serve(name)
     # One process: Waitress, and Granian on Windows.
     processes = 1 if name == "waitress" or sys.platform == "win32" else WORKERS
-    idle = [socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))]
-    try:
-        idle += [
-            socket.create_connection(idle[0].getpeername())
-            for _ in range(processes * int(DEFAULTS["THREADS"]) - 1)
-        ]
-        time.sleep(0.5)  # let the server accept them all before the real request
-        started = time.monotonic()
-        status, _, _ = get(server.url + "/healthz")
-        elapsed = time.monotonic() - started
-    finally:
-        for connection in idle:
-            connection.close()
-    assert status == 200
-    assert elapsed < 1.0, f"{len(idle)} idle connections delayed a request by {elapsed:.2f} s"
+    idle = processes * int(DEFAULTS["THREADS"])
+    # Half a second: the server has accepted them all before the real request.
+    elapsed = seconds_behind_silent_connections(server, idle, settle=0.5)
+    assert elapsed < 1.0, f"{idle} idle connections delayed a request by {elapsed:.2f} s"
+{%- if gunicorn %}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="TCP_DEFER_ACCEPT is Linux's")
+def test_gthread_threads_never_wait_on_a_connection_that_sent_nothing(
+    serve: Callable[..., Server],
+) -> None:
+    """Gunicorn's gthread worker gives each connection it accepts a thread that waits
+    for the request's bytes. Linux accepts a connection only once they have arrived, so
+    one thread answers a request at once behind ten connections still silent; accepted,
+    each would hold that thread for 0.1 s."""
+    server = serve("gunicorn", WORKER_CLASS="gthread", WORKERS="1", THREADS="1")
+    elapsed = seconds_behind_silent_connections(server, 10, settle=0)
+    assert elapsed < 0.5, f"ten silent connections delayed a request by {elapsed:.2f} s"
+{%- endif %}
 
 
 @pytest.mark.parametrize("name", launcher_params())
