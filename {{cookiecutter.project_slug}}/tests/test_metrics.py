@@ -1,6 +1,14 @@
 """/metrics: Prometheus text with request counts, not readable cross-origin, allow-listed."""
 
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 from flask.testing import FlaskClient
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
@@ -42,3 +50,32 @@ def test_metrics_can_be_limited_to_an_allow_list() -> None:
     assert client.get("/metrics").status_code == 403
     allowed = client.get("/metrics", environ_base={"REMOTE_ADDR": "10.0.0.5"})
     assert allowed.status_code == 200
+
+
+def write_worker_file(directory: Path) -> None:
+    """What a worker leaves in PROMETHEUS_MULTIPROC_DIR: a counter `jobs` at 3."""
+    script = "from prometheus_client import Counter; Counter('jobs', 'Jobs.').inc(3)"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=30)
+
+
+def test_prometheus_client_still_fails_on_a_worker_file_not_yet_sized(tmp_path: Path) -> None:
+    """prometheus/client_python#1199: while this passes, service/metrics.py's
+    WorkerFiles stays; once it fails, use MultiProcessCollector again."""
+    write_worker_file(tmp_path)
+    (tmp_path / "counter_999.db").touch()  # created by a worker, not yet sized
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
+    with pytest.raises(struct.error):
+        generate_latest(registry)
+
+
+def test_a_scrape_skips_a_worker_file_not_yet_sized(
+    client: FlaskClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_worker_file(tmp_path)
+    (tmp_path / "counter_999.db").touch()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert sample(response.get_data(as_text=True), "jobs_total") == 3
