@@ -177,3 +177,18 @@ def test_generated_suite_passes(baked: Path, answers: dict[str, object]) -> None
     result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], baked)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+
+
+# The default bake's runtime code (app.py, wsgi.py, gunicorn.conf.py, service/) when issue
+# #13 set out to make it plainer; it must stay shorter.
+RUNTIME_LINES_AT_ISSUE_13 = 927
+
+
+def test_default_bake_runtime_code_is_shorter_than_at_issue_13(cookies_session) -> None:
+    result = cookies_session.bake()
+    assert result.exit_code == 0, result.exception
+    project = Path(result.project_path)
+    files = [project / name for name in ("app.py", "wsgi.py", "gunicorn.conf.py")]
+    files += sorted((project / "service").glob("*.py"))
+    lines = sum(len(path.read_text().splitlines()) for path in files)
+    assert lines < RUNTIME_LINES_AT_ISSUE_13, f"{lines} lines of runtime code"

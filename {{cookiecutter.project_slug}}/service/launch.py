@@ -1,10 +1,18 @@
 {#- Gunicorn and Granian run the app in several processes, whose metrics add up. #}
 {%- set multiprocess = cookiecutter.include_metrics and cookiecutter.server != "waitress" -%}
 {%- set database = cookiecutter.database == "postgresql" -%}
+{#- Gunicorn runs on POSIX only; Waitress and Granian on Windows too. #}
+{%- set posix = cookiecutter.server == "gunicorn" -%}
 """What each launcher does at start: room for a burst's sockets, and one line on capacity."""
+{%- if multiprocess or posix %}
+{% endif %}
 {%- if multiprocess %}
-
 import os
+{%- endif %}
+{%- if posix %}
+import resource
+{%- endif %}
+{%- if multiprocess %}
 import tempfile
 from pathlib import Path
 {%- endif %}
@@ -17,10 +25,12 @@ from service.settings import Settings
 def raise_open_file_limit(wanted: int) -> None:
     """Room for `wanted` sockets, past the usual soft limit of 1,024 open files (never past
     the hard limit)."""
+{%- if not posix %}
     try:
         import resource  # POSIX only; Windows has no such per-process limit to raise.
     except ImportError:
         return
+{%- endif %}
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if soft != resource.RLIM_INFINITY and soft < target:

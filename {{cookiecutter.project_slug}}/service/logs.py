@@ -3,9 +3,8 @@
 {%- set granian = cookiecutter.server == "granian" -%}
 """One logging setup for every server: stderr always, plus LOG_FILE when it is set.
 
-LOG_FORMAT=json writes one JSON object per line for log collectors; text is for people.
-Every line carries the ID of its request ("-" outside one); service/middleware.py writes
-each request's access line through `access`.
+LOG_FORMAT=json writes one JSON object per line (log collectors), text is for people. Every
+line carries its request's ID ("-" outside one); `access` writes each access line.
 """
 
 import contextlib
@@ -29,7 +28,7 @@ request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s [%(request_id)s]: %(message)s"
 # Lines wait at most this long before they are written (nginx's buffered access log has
-# the same trade-off); WARNING and above are written at once.
+# the same trade-off).
 FLUSH_SECONDS = 0.2
 # Pipes (Docker, systemd) keep a write of up to 4 KiB whole, so lines from several worker
 # processes never interleave.
@@ -38,18 +37,21 @@ APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 
 
 class BatchedLines(logging.Handler):
-    """Formats each record on the thread that logs it, and writes the lines in batches: at
-    most FLUSH_SECONDS after they were logged, at once for WARNING and above, and at exit.
-    A write per line cost more CPU than the rest of a request's plumbing together: each
-    write() hands the GIL to another of the worker's threads and back."""
+    """Formats each record on the thread that logs it and writes the lines in batches: at
+    most FLUSH_SECONDS later, at once for WARNING and above, and at exit. A write() per
+    line would hand the GIL to another of the worker's threads and back, every request."""
 
     def __init__(self, path: Path | None = None) -> None:
         super().__init__()
         self.fd = 2 if path is None else os.open(path, APPEND, 0o640)  # 2: stderr
         self.closed = False
         self.start()
+{%- if waitress or granian %}
         if hasattr(os, "register_at_fork"):  # a forked worker needs a writer of its own
             os.register_at_fork(after_in_child=self.start)
+{%- else %}
+        os.register_at_fork(after_in_child=self.start)  # a forked worker needs its own
+{%- endif %}
 
     def start(self) -> None:
         if self.closed:
@@ -57,9 +59,11 @@ class BatchedLines(logging.Handler):
         self.lines: list[str] = []
         self.due = threading.Event()
         writer = threading.Thread(target=self.write_periodically, daemon=True)
+{%- if waitress or granian %}
         if not hasattr(signal, "pthread_sigmask"):  # Windows
             writer.start()
             return
+{%- endif %}
         # The writer takes no signals, so a stop signal for the process always reaches the
         # main thread, which runs the handlers (a new thread inherits the signal mask).
         unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
@@ -126,10 +130,9 @@ class JsonFormatter(logging.Formatter):
 
 
 class AccessLog:
-    """Each request's access line, formatted once and queued straight onto the batches, in
-    the format of every other line; the "access" logger's level still turns it off. Through
-    the logging module (a LogRecord, a caller look-up, filters, a lock) it cost more than
-    the rest of what this service adds to a plain Flask request."""
+    """Each request's access line, in the format of every other line, queued straight onto
+    the batches: a LogRecord, a caller look-up, filters and a lock per request would cost
+    more than the rest of our plumbing. The "access" logger's level still turns it off."""
 
     def __init__(self) -> None:
         self.logger = logging.getLogger("access")

@@ -1,8 +1,8 @@
+{%- set metrics = cookiecutter.include_metrics -%}
 """Per-request plumbing, in one WSGI middleware around the Flask app: the client's address
 from a trusted proxy, a request ID, CORS, default headers and the access line, for every
-response, errors and preflights included. It answers a preflight from an allowed origin
-before Flask routes it, whatever its path, so the page's real request goes out and reads
-the real status (a 404, a 405) instead of a "CORS error".
+response. A preflight from an allowed origin is answered before Flask routes it, whatever
+its path, so the page's real request goes out and reads its real status (404, 405).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import {% if metrics %}Collection, {% endif %}Iterable
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -52,16 +52,21 @@ DEFAULT_NAMES = frozenset(name.lower() for name, _ in (*WITH_HSTS, VARY_ORIGIN))
 
 class Middleware:
     """Wraps the Flask app's `wsgi_app` (see app.py)."""
-
+{% if metrics %}
     def __init__(
         self, app: WSGIApplication, settings: Settings, cors_exempt: Collection[str] = ()
     ) -> None:
+{%- else %}
+    def __init__(self, app: WSGIApplication, settings: Settings) -> None:
+{%- endif %}
         self.app = app
         self.trusted = frozenset(settings.forwarded_allow_ips)
         # werkzeug's ProxyFix for one proxy hop, applied only to requests from a trusted peer.
         self.behind_proxy = ProxyFix(self.handle, x_for=1, x_proto=1)
         self.origins = frozenset(origin.lower() for origin in settings.cors_origins)
+{%- if metrics %}
         self.cors_exempt = frozenset(cors_exempt)
+{%- endif %}
         # Scripts may read the request ID, to show it in their error messages.
         self.cors_headers = [("Access-Control-Expose-Headers", REQUEST_ID_HEADER)]
         if settings.cors_allow_credentials:
@@ -115,7 +120,11 @@ class Middleware:
     def allowed_origin(self, environ: WSGIEnvironment) -> str | None:
         """What Access-Control-Allow-Origin says for this request: None for no CORS."""
         origin = environ.get("HTTP_ORIGIN")
+{%- if metrics %}
         if origin is None or environ.get("PATH_INFO") in self.cors_exempt:
+{%- else %}
+        if origin is None:
+{%- endif %}
             return None
         if origin in self.origins:
             return origin

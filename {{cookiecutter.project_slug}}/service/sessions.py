@@ -1,9 +1,8 @@
-"""Flask's signed-cookie sessions, doing their work only for requests that use a session.
+"""Flask's signed-cookie sessions, doing their work only for requests that use one.
 
-Flask builds the signing serializer for every request, cookie or not, and reads six cookie
-settings to save an empty session: 40% of what a plain Flask request costs. Here a request
-without the cookie gets a new, empty session at once, and an empty session no view touched
-is not saved: the same answers Flask gives, without the work.
+Flask builds the signing serializer and reads six cookie settings for every request, 40%
+of a plain Flask request's cost. Here a request without the cookie gets an empty session
+at once, and an empty one no view touched is not saved: Flask's answers, without the work.
 """
 
 from flask import Flask, Request, Response

@@ -3,9 +3,9 @@
 {%- set database = cookiecutter.database == "postgresql" -%}
 """Every setting of the service, read once from the environment (and `.env`) and checked.
 
-Each is an environment variable with its default in DEFAULTS, and only there (a test keeps
-`.env.example` and the README in step). A bad value stops the start with one line naming
-the variable. The app, gunicorn.conf.py and wsgi.py read the one `Settings` object.
+Each is an environment variable whose default is in DEFAULTS only (a test keeps
+`.env.example` and the README in step); a bad value stops the start with one line naming
+it. The app, gunicorn.conf.py and wsgi.py read the one `Settings` object.
 """
 
 import ipaddress
