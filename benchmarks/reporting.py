@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ class Results:
     postgres: str | None = None
     # Steady-load summaries of launchers loaded side by side (interleaved slices), by key.
     side_by_side: dict[str, dict[str, object]] = field(default_factory=dict)
+    # The side-by-side burst: each round's summary, by (setting's key, app).
+    burst_rounds: dict[tuple[str, str], list[Summary]] = field(default_factory=dict)
 
     def add(self, measurement: Measurement) -> None:
         self.measurements[(measurement.setup.key, measurement.target)] = measurement
@@ -119,16 +122,6 @@ def reference_rate(results: Results, reference: Setup) -> float | None:
     return results.io_rate(reference.key, reference.burst_apps[0])
 
 
-def versus_reference(results: Results, setup: Setup, reference: Setup) -> float | None:
-    """A setting's burst requests/s as a multiple of the reference row's, same run."""
-    return ratio(results.io_rate(setup.key), reference_rate(results, reference))
-
-
-def versus(results: Results, setup: Setup, other: Setup) -> float | None:
-    """A setting's burst requests/s on the generated app as a multiple of another's."""
-    return ratio(results.io_rate(setup.key), results.io_rate(other.key))
-
-
 def io_table(results: Results, setups: Sequence[Setup], ceiling: Setup, reference: Setup) -> str:
     headers = [
         "Server",
@@ -140,6 +133,64 @@ def io_table(results: Results, setups: Sequence[Setup], ceiling: Setup, referenc
     rows = [io_row(results, setup, reference) for setup in setups]
     ceiling_label = f"ceiling: bare WSGI app on {ceiling.label}"
     rows.append(io_row(results, ceiling, reference, "bare", ceiling_label))
+    return markdown_table(headers, rows)
+
+
+def round_ratio(results: Results, key: tuple[str, str], other: tuple[str, str]) -> float | None:
+    """The median over rounds of one server's burst requests/s over another's in the same
+    round: bursts seconds apart, so a busy moment of the machine hits both."""
+    ours, theirs = results.burst_rounds.get(key, []), results.burst_rounds.get(other, [])
+    ratios = [
+        mine["requests_per_second"] / their["requests_per_second"]
+        for mine, their in zip(ours, theirs, strict=False)
+        if their["requests_per_second"]
+    ]
+    return statistics.median(ratios) if ratios else None
+
+
+def side_by_side_row(
+    results: Results, setup: Setup, target: str, reference: tuple[str, str], peer: str
+) -> list[str]:
+    label = f"{setup.label} / {APP_NAMES[target]}"
+    rounds = results.burst_rounds.get((setup.key, target))
+    if not rounds:
+        return [label, *["n/a"] * 5]
+    failed = sum(summary["failed_pairs"] for summary in rounds)
+    pairs = sum(summary["pairs"] for summary in rounds)
+    rates = [summary["requests_per_second"] for summary in rounds]
+    versus_reference = round_ratio(results, (setup.key, target), reference)
+    versus_peer = round_ratio(results, (setup.key, target), (setup.key, peer))
+    return [
+        label,
+        f"{failed} / {pairs}",
+        " / ".join(fmt(rate) for rate in rates),
+        fmt(statistics.median(rates)),
+        "-" if (setup.key, target) == reference else fmt(versus_reference, "{:.2f}x"),
+        "-" if target == peer or versus_peer is None else fmt(versus_peer, "{:.2f}x"),
+    ]
+
+
+# The apps of bench_app.py, as the side-by-side table names them.
+APP_NAMES = {
+    "app": "generated app",
+    "cors": "plain Flask + flask-cors",
+    "bare": "bare WSGI",
+}
+
+
+def side_by_side_table(
+    results: Results, apps: Sequence[tuple[Setup, str]], reference: Setup
+) -> str:
+    headers = [
+        "Server / app",
+        "Failed pairs, all rounds",
+        "Requests/s, each round",
+        "Median req/s",
+        "vs reference, median round",
+        "vs plain Flask + flask-cors on the same server, median round",
+    ]
+    key = (reference.key, reference.burst_apps[0])
+    rows = [side_by_side_row(results, setup, target, key, "cors") for setup, target in apps]
     return markdown_table(headers, rows)
 
 

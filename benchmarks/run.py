@@ -1,6 +1,6 @@
 """Serving capacity of the generated project, next to the common advice, in one run.
 
-    .venv/bin/python benchmarks/run.py           # the full run, about 6 minutes
+    .venv/bin/python benchmarks/run.py           # the full run, about 7 minutes
     .venv/bin/python benchmarks/run.py --quick   # smaller and shorter, while developing
 
 Bakes the template into benchmarks/output/ four times (server=both and server=granian,
@@ -106,6 +106,21 @@ GRANIAN_BURST_VS_GTHREAD = 1.3
 GRANIAN_CPU_LIGHT_VS_GTHREAD = 1.4
 # Loaded together for that target, so both see the same moments of the machine.
 SIDE_BY_SIDE = [servers.LAUNCHER_GTHREAD, servers.GRANIAN_LAUNCHER]
+# The burst targets (#13, #14), measured side by side: these apps run together and take
+# the burst in turn, round after round, so each ratio compares bursts seconds apart. Next
+# to the launchers and the reference: the reference's app (plain Flask + flask-cors) on
+# the Gunicorn launchers, and a bare WSGI app on the gthread one, what its worker model
+# allows any app.
+BURST_SIDE_BY_SIDE = [
+    (servers.LAUNCHER_GTHREAD, "app"),
+    (servers.LAUNCHER_GTHREAD, "cors"),
+    (servers.LAUNCHER_GTHREAD, "bare"),
+    (servers.LAUNCHER_GEVENT, "app"),
+    (servers.LAUNCHER_GEVENT, "cors"),
+    (servers.GRANIAN_LAUNCHER, "app"),
+    (servers.GRANIAN_TUNED, "app"),
+    (REFERENCE, "cors"),
+]
 CEILING = servers.LAUNCHER_GEVENT
 # The DB-backed burst (#15): the generated launchers again, in the database bakes.
 DB_SETUPS = [servers.on_database(setup) for setup in LAUNCHERS]
@@ -120,6 +135,7 @@ class Options:
     burst: Burst
     clients: int
     seconds: float
+    rounds: int
     results_dir: Path
     ref: str | None
 
@@ -131,12 +147,14 @@ def targets_of(setup: Setup) -> list[str]:
     return [*setup.burst_apps, *steady]
 
 
-def step_count() -> int:
+def step_count(rounds: int) -> int:
     # The bakes and their start.sh, then per setting: its start, bursts, maybe a steady load;
     # the side-by-side load; then PostgreSQL's start and per database setting: its start
     # and burst.
     steps = sum(1 + len(setup.burst_apps) + (setup in CPU_SETUPS) for setup in IO_SETUPS)
-    return len(BAKES) + len(START_SH_BAKES) + steps + 1 + 1 + 2 * len(DB_SETUPS)
+    # The side-by-side burst: its start, then one line per round.
+    side_by_side = 1 + 1 + rounds
+    return len(BAKES) + len(START_SH_BAKES) + steps + side_by_side + 1 + 2 * len(DB_SETUPS)
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -147,6 +165,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--timeout", type=float, default=10.0, help="client timeout, seconds")
     parser.add_argument("--clients", type=int, default=32, help="steady-load clients")
     parser.add_argument("--seconds", type=float, help="steady-load seconds (default 5)")
+    parser.add_argument("--rounds", type=int, help="rounds of the side-by-side burst (default 5)")
     parser.add_argument(
         "--ref", help="bake this git commit (e.g. HEAD) instead of the working tree as it is"
     )
@@ -155,6 +174,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         burst=Burst(args.pages or (40 if args.quick else 200), args.parallel, args.timeout),
         clients=args.clients,
         seconds=args.seconds or (2.0 if args.quick else 5.0),
+        rounds=args.rounds or (3 if args.quick else 5),
         results_dir=OUTPUT if args.quick else HERE,
         ref=args.ref,
     )
@@ -331,6 +351,39 @@ def measure_side_by_side(
     progress.line(f"side by side: CPU-light req/s {rates}")
 
 
+def measure_bursts_side_by_side(
+    apps: Sequence[tuple[Setup, str]],
+    projects: dict[str, Path],
+    options: Options,
+    progress: Progress,
+    results: Results,
+) -> None:
+    """The I/O burst on several servers started together, each in turn, options.rounds
+    times: a ratio of two bursts minutes apart moves with the machine's other work."""
+    overrides = {"CORS_ORIGINS": ORIGIN}
+    logs = OUTPUT / "logs" / "side-by-side"
+    logs.mkdir(exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        started = {
+            (setup.key, target): (
+                projects[setup.project] / "tools" / "loadcheck.py",
+                stack.enter_context(servers.start(setup, target, projects, logs, overrides)),
+            )
+            for setup, target in apps
+        }
+        progress.line(f"burst side by side: {len(started)} servers ready")
+        for round_number in range(1, options.rounds + 1):
+            rates = []
+            for key, (loadcheck, server) in started.items():
+                burst = io_burst(
+                    loadcheck, server.url + IO_PATH, ORIGIN, options.burst, server.cpu_seconds
+                )
+                servers.check_alive(server)
+                results.burst_rounds.setdefault(key, []).append(burst)
+                rates.append(f"{burst['requests_per_second']:,.0f}")
+            progress.line(f"burst side by side, round {round_number}: req/s {', '.join(rates)}")
+
+
 def measure_database(
     setup: Setup,
     projects: dict[str, Path],
@@ -402,7 +455,7 @@ def step_guard(progress: Progress, label: str) -> Iterator[None]:
 
 
 def run(options: Options, results: Results) -> tuple[Progress, dict[str, Path], str]:
-    progress = Progress(step_count())
+    progress = Progress(step_count(options.rounds))
     projects, template = bake(options.ref)
     for name, project in projects.items():
         answers = " ".join(f"{key}={value}" for key, value in BAKES[name].items())
@@ -418,6 +471,8 @@ def run(options: Options, results: Results) -> tuple[Progress, dict[str, Path], 
             measure(setup, projects, options, progress, results)
     with step_guard(progress, "side by side"):
         measure_side_by_side(SIDE_BY_SIDE, projects, options, progress, results)
+    with step_guard(progress, "burst side by side"):
+        measure_bursts_side_by_side(BURST_SIDE_BY_SIDE, projects, options, progress, results)
     with (
         step_guard(progress, "PostgreSQL"),
         servers.postgres(projects[DB_BAKE], SERVER_MAX_CONNECTIONS) as cluster,
@@ -436,16 +491,8 @@ def run(options: Options, results: Results) -> tuple[Progress, dict[str, Path], 
 
 
 def evaluate(results: Results, db_budget: int) -> list[Target]:
-    launchers = [servers.LAUNCHER_GTHREAD, servers.LAUNCHER_GEVENT]
     targets = [reporting.zero_failures(results, setup) for setup in LAUNCHERS]
-    targets += [
-        reporting.at_least(
-            f"burst: {setup.label} >= the reference's req/s",
-            reporting.versus_reference(results, setup, REFERENCE),
-            1,
-        )
-        for setup in launchers
-    ]
+    targets += burst_targets(results)
     targets += [reporting.cpu_target(results, setup, CPU_LIMIT) for setup in LAUNCHERS]
     targets += granian_targets(results)
     targets += [
@@ -457,17 +504,43 @@ def evaluate(results: Results, db_budget: int) -> list[Target]:
     return targets
 
 
-def granian_targets(results: Results) -> list[Target]:
-    granian, gthread = servers.GRANIAN_LAUNCHER, servers.LAUNCHER_GTHREAD
+def burst_targets(results: Results) -> list[Target]:
+    """Goodput on the burst, side by side, against a reference on the same server: the
+    gevent launcher against cookiecutter-flask's gevent command, and the gthread launcher
+    against the reference's own app (plain Flask + flask-cors) on the same launcher."""
+    gevent, gthread = servers.LAUNCHER_GEVENT.key, servers.LAUNCHER_GTHREAD.key
+    reference = (REFERENCE.key, REFERENCE.burst_apps[0])
     return [
         reporting.at_least(
-            f"burst: {granian.label} >= {GRANIAN_BURST_VS_GTHREAD:g}x gthread launcher's req/s",
-            reporting.versus(results, granian, gthread),
+            f"burst, side by side: {servers.LAUNCHER_GEVENT.label} >= the reference's req/s",
+            reporting.round_ratio(results, (gevent, "app"), reference),
+            1,
+        ),
+        reporting.at_least(
+            f"burst, side by side: {servers.LAUNCHER_GTHREAD.label} >= plain Flask + "
+            "flask-cors on the same launcher",
+            reporting.round_ratio(results, (gthread, "app"), (gthread, "cors")),
+            1,
+        ),
+    ]
+
+
+def granian_targets(results: Results) -> list[Target]:
+    granian, gthread, tuned = (
+        servers.GRANIAN_LAUNCHER,
+        servers.LAUNCHER_GTHREAD,
+        servers.GRANIAN_TUNED,
+    )
+    return [
+        reporting.at_least(
+            f"burst, side by side: {granian.label} >= {GRANIAN_BURST_VS_GTHREAD:g}x gthread "
+            "launcher's req/s",
+            reporting.round_ratio(results, (granian.key, "app"), (gthread.key, "app")),
             GRANIAN_BURST_VS_GTHREAD,
         ),
         reporting.at_least(
-            f"burst: {granian.label} >= the hand-tuned granian row's req/s",
-            reporting.versus(results, granian, servers.GRANIAN_TUNED),
+            f"burst, side by side: {granian.label} >= the hand-tuned granian row's req/s",
+            reporting.round_ratio(results, (granian.key, "app"), (tuned.key, "app")),
             1,
         ),
         reporting.at_least(
@@ -550,7 +623,8 @@ requests; p50 and p99 are per request. "vs reference" is requests/s as a multipl
 reference row's in the same run: cookiecutter-flask's production command on plain Flask
 with flask-cors. "vs bare WSGI" is requests/s as a share of a bare WSGI app that also waits
 50 ms, on the same server and settings: what our stack (Flask, CORS, headers, logging)
-costs. Both are ratios within one run, which a faster or slower machine moves little.
+costs. Each row is one burst, minutes from the others, so other work on the machine moves
+these ratios; the targets come from the rounds side by side below.
 "Cores busy" is the CPU time the server (all its processes), the load check and the whole
 machine used over the load check's run, in cores: the whole machine near 2 means the 2
 cores were the limit; more than server + load check means other work took its share.
@@ -558,6 +632,19 @@ cores were the limit; more than server + load check means other work took its sh
 {reporting.io_table(results, IO_SETUPS, CEILING, REFERENCE)}
 
 ![failed pairs and p99 per server](results.png)
+
+### The burst side by side
+
+The burst targets compare servers that ran together: the servers below start at once and
+take the same burst in turn, {options.rounds} rounds, so a busy moment of the machine falls
+on neighbouring bursts alike. Each ratio is the median over rounds of the two servers'
+requests/s in the same round. Next to the generated app, each Gunicorn launcher also
+serves the reference's app (plain Flask + flask-cors) and the gthread launcher a bare WSGI
+app: what its worker model allows any app. The reference runs gevent, so the gevent
+launcher is set against it, and the gthread launcher against the same app on itself;
+Granian's launcher against the gthread launcher and the hand-tuned Granian row.
+
+{reporting.side_by_side_table(results, BURST_SIDE_BY_SIDE, REFERENCE)}
 
 ## DB-backed burst
 
