@@ -31,12 +31,12 @@ GTHREAD = 'worker_class = "gthread"\nthreads = 2\n'
 # A stop signal that arrives between fork and the worker's own signal handlers.
 TERM_WHILE_BOOTING = """import signal
 def post_fork(server, worker):
-{hold}    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGTERM)
 """
-HOLD = """    from service.gunicorn_hooks import hold_stop_signals
-    hold_stop_signals(True)
-"""
-RELEASE = "from service.gunicorn_hooks import post_worker_init  # noqa: F401\n"
+# The project's hooks that hold stop signals from fork to post_worker_init.
+HOLD_AND_RELEASE = (
+    "from service.gunicorn_hooks import on_starting, post_worker_init, pre_fork  # noqa: F401\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_plain_gunicorn_still_loses_a_stop_signal_sent_while_a_worker_boots(
     launch: Callable[..., Launched], tmp_path: Path
 ) -> None:
     """benoitc/gunicorn#1910: while this passes, hold_stop_signals() stays."""
-    server = gunicorn(launch, tmp_path, CONFIG + TERM_WHILE_BOOTING.format(hold=""))
+    server = gunicorn(launch, tmp_path, CONFIG + TERM_WHILE_BOOTING)
     assert raw_request(server.port, "GET", "/")[0] == 200
     time.sleep(1)
     assert raw_request(server.port, "GET", "/")[0] == 200
@@ -111,9 +111,10 @@ def test_plain_gunicorn_still_loses_a_stop_signal_sent_while_a_worker_boots(
     )
 
 
-def test_held_stop_signals_reach_the_worker_once_it_is_ready(
+def test_stop_signals_held_from_fork_reach_the_worker_once_it_is_ready(
     launch: Callable[..., Launched], baked_default: Path
 ) -> None:
-    config = CONFIG + TERM_WHILE_BOOTING.format(hold=HOLD) + RELEASE
+    """The TERM comes before any code of the new worker runs a hook: pre_fork held it."""
+    config = CONFIG + TERM_WHILE_BOOTING + HOLD_AND_RELEASE
     server = gunicorn(launch, baked_default, config)
     server.wait_for_output("Worker exiting", seconds=10)

@@ -14,9 +14,9 @@ from service.gunicorn_hooks import (  # noqa: F401  (Gunicorn calls these by nam
     child_exit,
 {%- endif %}
     on_starting,
-    post_fork,
     post_request,
     post_worker_init,
+    pre_fork,
     pre_request,
     when_ready,
 )

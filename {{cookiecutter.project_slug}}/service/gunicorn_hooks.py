@@ -23,6 +23,8 @@ def on_starting(server: Any) -> None:
     raise_open_file_limit(server.cfg.workers * server.cfg.worker_connections + 64)
     if server.cfg.worker_class_str == "gthread":
         shorten_gthread_first_data_wait(seconds=0.1)
+    # pre_fork holds stop signals for each new worker; the master takes them again at once.
+    os.register_at_fork(after_in_parent=lambda: hold_stop_signals(False))
 {%- if metrics %}
     start_metrics_dir(server.cfg.proc_name)
 {%- endif %}
@@ -40,7 +42,8 @@ def when_ready(server: Any) -> None:
         accept_once_data_arrives(server.LISTENERS)
 
 
-def post_fork(server: Any, worker: Any) -> None:
+def pre_fork(server: Any, worker: Any) -> None:
+    # The new worker starts with them held, until post_worker_init.
     hold_stop_signals(True)
 
 
