@@ -47,9 +47,9 @@ CASES = {
     ),
 }
 # The default bake, and the default with the database, also run their own suite in the
-# environment each installer made (the database's against a throwaway PostgreSQL); the
-# other bakes run theirs in tests/test_bake.py.
-SUITE = {"gunicorn-gthread-uv", "gunicorn-gthread-pip", "postgresql-uv"}
+# environment uv made (the database's against a throwaway PostgreSQL); the other bakes
+# run theirs in tests/test_bake.py.
+SUITE = {"gunicorn-gthread-uv", "postgresql-uv"}
 
 
 def fresh_clone(project: Path, into: Path) -> Path:
