@@ -11,7 +11,9 @@ starts each server setting in turn (its own process group, always stopped) and m
 2. a CPU-light steady load: 32 closed-loop clients on /api/hello, on the generated app
    (with and without its access log), a plain Flask app (with and without the same
    access-log line) and a bare WSGI app;
-3. a DB-backed burst: the same burst against a route that runs a 50 ms query, on each
+3. the burst side by side: the launchers and the reference started together and burst in
+   turn, several rounds, for the burst targets (each the median of the rounds' ratios);
+4. a DB-backed burst: the same burst against a route that runs a 50 ms query, on each
    generated launcher of the database bakes with its shipped DB_* settings, on a fresh
    database of one throwaway PostgreSQL server, counting the connections it opens.
 Prints a table and PASS/FAIL per target; writes RESULTS.md and results.png (full runs)
