@@ -43,7 +43,7 @@ def when_ready(server: Any) -> None:
 
 
 def pre_fork(server: Any, worker: Any) -> None:
-    # The new worker starts with them held, until post_worker_init.
+    # The new worker starts with its stop signals held, until post_worker_init.
     hold_stop_signals(True)
 
 
