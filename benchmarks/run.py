@@ -282,24 +282,23 @@ def measure(
     results: Results,
 ) -> None:
     """Start every app this setting serves, then burst and load them; always stop them."""
-    overrides = {"CORS_ORIGINS": ORIGIN}
     with contextlib.ExitStack() as stack:
-        started = {
-            target: stack.enter_context(
-                servers.start(setup, target, projects, OUTPUT / "logs", overrides)
-            )
-            for target in targets_of(setup)
-        }
+        targets = targets_of(setup)
+        apps = start_together(stack, [(setup, target) for target in targets], projects)
+        started = dict(zip(targets, apps, strict=True))
         ready = ", ".join(f"{t} {s.ready_seconds:.1f} s" for t, s in started.items())
         progress.line(f"{setup.label}: ready ({ready})")
         found = {t: Measurement(setup, t, s.ready_seconds) for t, s in started.items()}
         for measurement in found.values():
             results.add(measurement)  # filled in below; a failed step leaves n/a cells
-        loadcheck = projects[setup.project] / "tools" / "loadcheck.py"
         for target in setup.burst_apps:
             server = started[target]
             burst = io_burst(
-                loadcheck, server.url + IO_PATH, ORIGIN, options.burst, server.cpu_seconds
+                loadcheck(setup, projects),
+                server.url + IO_PATH,
+                ORIGIN,
+                options.burst,
+                server.cpu_seconds,
             )
             servers.check_alive(server)
             found[target].io = burst
@@ -310,6 +309,26 @@ def measure(
                 found[target].cpu = summary
             rates = ", ".join(f"{t} {c['requests_per_second']:,.0f}" for t, c in loads.items())
             progress.line(f"{setup.label}: CPU-light req/s {rates}")
+
+
+def start_together(
+    stack: contextlib.ExitStack,
+    apps: Sequence[tuple[Setup, str]],
+    projects: dict[str, Path],
+    logs: Path = OUTPUT / "logs",
+) -> list[servers.Server]:
+    """Each (setting, app of servers.APPS) on a port of its own, in order; every one is
+    stopped when `stack` closes."""
+    overrides = {"CORS_ORIGINS": ORIGIN}
+    return [
+        stack.enter_context(servers.start(setup, target, projects, logs, overrides))
+        for setup, target in apps
+    ]
+
+
+def loadcheck(setup: Setup, projects: dict[str, Path]) -> Path:
+    """The load check shipped in the bake a setting runs in."""
+    return projects[setup.project] / "tools" / "loadcheck.py"
 
 
 def load_steadily(
@@ -338,14 +357,9 @@ def measure_side_by_side(
     """The generated app under several launchers at once, loaded in interleaved slices: a
     ratio between launchers measured minutes apart moves with whatever else the machine
     did meanwhile."""
-    overrides = {"CORS_ORIGINS": ORIGIN}
     with contextlib.ExitStack() as stack:
-        started = {
-            setup.key: stack.enter_context(
-                servers.start(setup, "app", projects, OUTPUT / "logs", overrides)
-            )
-            for setup in setups
-        }
+        apps = start_together(stack, [(setup, "app") for setup in setups], projects)
+        started = dict(zip([setup.key for setup in setups], apps, strict=True))
         loads = load_steadily(started, options)
     results.side_by_side.update(loads)
     labels = {setup.key: setup.label for setup in setups}
@@ -362,26 +376,23 @@ def measure_bursts_side_by_side(
 ) -> None:
     """The I/O burst on several servers started together, each in turn, options.rounds
     times: a ratio of two bursts minutes apart moves with the machine's other work."""
-    overrides = {"CORS_ORIGINS": ORIGIN}
     logs = OUTPUT / "logs" / "side-by-side"
     logs.mkdir(exist_ok=True)
     with contextlib.ExitStack() as stack:
-        started = {
-            (setup.key, target): (
-                projects[setup.project] / "tools" / "loadcheck.py",
-                stack.enter_context(servers.start(setup, target, projects, logs, overrides)),
-            )
-            for setup, target in apps
-        }
+        started = list(zip(apps, start_together(stack, apps, projects, logs), strict=True))
         progress.line(f"burst side by side: {len(started)} servers ready")
         for round_number in range(1, options.rounds + 1):
             rates = []
-            for key, (loadcheck, server) in started.items():
+            for (setup, target), server in started:
                 burst = io_burst(
-                    loadcheck, server.url + IO_PATH, ORIGIN, options.burst, server.cpu_seconds
+                    loadcheck(setup, projects),
+                    server.url + IO_PATH,
+                    ORIGIN,
+                    options.burst,
+                    server.cpu_seconds,
                 )
                 servers.check_alive(server)
-                results.burst_rounds.setdefault(key, []).append(burst)
+                results.burst_rounds.setdefault((setup.key, target), []).append(burst)
                 rates.append(f"{burst['requests_per_second']:,.0f}")
             progress.line(f"burst side by side, round {round_number}: req/s {', '.join(rates)}")
 
@@ -402,10 +413,13 @@ def measure_database(
         progress.line(f"{setup.label}: ready ({server.ready_seconds:.1f} s)")
         found = Measurement(setup, "app", server.ready_seconds)
         results.add(found)  # filled in below; a failed step leaves n/a cells
-        loadcheck = projects[setup.project] / "tools" / "loadcheck.py"
         with ConnectionPeak(cluster.url("postgres"), database) as peak:
             burst = io_burst(
-                loadcheck, server.url + QUERY_PATH, ORIGIN, options.burst, server.cpu_seconds
+                loadcheck(setup, projects),
+                server.url + QUERY_PATH,
+                ORIGIN,
+                options.burst,
+                server.cpu_seconds,
             )
         servers.check_alive(server)
     # Read once the server has stopped: its log writer has flushed the last lines by then.
