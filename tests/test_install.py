@@ -21,7 +21,6 @@ START_SH, WAITRESS = ["./start.sh"], [".venv/bin/python", "wsgi.py"]
 # (answers, installer, launcher as the README starts it, a path that must answer 200)
 CASES = {
     "gunicorn-gthread-uv": ({"server": "gunicorn"}, "uv", START_SH, "/healthz"),
-    "gunicorn-gthread-pip": ({"server": "gunicorn"}, "pip", START_SH, "/healthz"),
     # Each server's own set: a database's packages could hide one missing from it (as
     # gevent's `packaging` was, #13).
     "gunicorn-gevent": (
@@ -35,14 +34,8 @@ CASES = {
     "metrics": ({"server": "gunicorn", "include_metrics": True}, "uv", START_SH, "/metrics"),
     "granian-uv": ({"server": "granian"}, "uv", START_SH, "/healthz"),
     # With the database: the server's set plus SQLAlchemy, psycopg and Flask-Migrate, the
-    # same packages for every server.
+    # same packages for every server, once with each installer.
     "postgresql-uv": ({"server": "gunicorn", "database": "postgresql"}, "uv", START_SH, "/healthz"),
-    "gunicorn-gevent-postgresql": (
-        {"server": "gunicorn", "worker_class": "gevent", "database": "postgresql"},
-        "pip",
-        START_SH,
-        "/healthz",
-    ),
     "granian-metrics-postgresql-pip": (
         {"server": "granian", "include_metrics": True, "database": "postgresql"},
         "pip",
