@@ -1,4 +1,4 @@
-"""The two workarounds in service/gunicorn_hooks.py stay only while Gunicorn needs them.
+"""The workarounds in service/gunicorn_hooks.py stay only while Gunicorn needs them.
 
 Each behaviour is shown on plain Gunicorn, without the project's hooks: once a Gunicorn
 release fixes it, the test fails, and the workaround goes. Each is also shown fixed with
@@ -7,6 +7,10 @@ the project's own workaround function.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import signal
 import socket
 import sys
 import time
@@ -118,3 +122,77 @@ def test_stop_signals_held_from_fork_reach_the_worker_once_it_is_ready(
     config = CONFIG + TERM_WHILE_BOOTING + HOLD_AND_RELEASE
     server = gunicorn(launch, baked_default, config)
     server.wait_for_output("Worker exiting", seconds=10)
+
+
+# The worker's QUIT arrives while its pool starts a thread for a request: the handler then
+# runs inside ThreadPoolExecutor.submit(), as when Ctrl+C meets a worker's first requests.
+# faulthandler shows where the worker's threads are when the test sends SIGUSR2.
+QUIT_INSIDE_SUBMIT = """import faulthandler
+import signal
+
+def post_worker_init(worker):
+    {chain}
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
+    start_thread = worker.tpool._adjust_thread_count
+
+    def start_thread_as_quit_arrives():
+        if not worker.tpool._threads:
+            print(f"QUIT inside submit() of worker {{os.getpid()}}", flush=True)
+            os.kill(os.getpid(), signal.SIGQUIT)
+        start_thread()
+
+    worker.tpool._adjust_thread_count = start_thread_as_quit_arrives
+"""
+PLAIN_QUIT_INSIDE_SUBMIT = QUIT_INSIDE_SUBMIT.format(chain="pass")
+PROJECT_QUIT_INSIDE_SUBMIT = "from service import gunicorn_hooks\n" + QUIT_INSIDE_SUBMIT.format(
+    chain="gunicorn_hooks.post_worker_init(worker)"
+)
+
+
+def quit_victim(server: Launched) -> int:
+    """Sends the first request, whose thread start meets QUIT; the worker's pid."""
+    with contextlib.suppress(OSError):  # a deadlocked worker never answers
+        raw_request(server.port, "GET", "/", timeout=2)
+    output = server.wait_for_output("QUIT inside submit() of worker", seconds=15)
+    return int(re.findall(r"QUIT inside submit\(\) of worker (\d+)", output)[0])
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_plain_gthread_still_deadlocks_on_quit_inside_submit(
+    launch: Callable[..., Launched], tmp_path: Path
+) -> None:
+    """cpython#121649 in Gunicorn's gthread worker: while this passes,
+    quit_from_the_main_loop() stays. The stack dump shows the worker's main thread waiting
+    in the pool's shutdown(), called by the QUIT handler, inside submit()."""
+    server = gunicorn(launch, tmp_path, CONFIG + GTHREAD + PLAIN_QUIT_INSIDE_SUBMIT)
+    worker = quit_victim(server)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert alive(worker), "a gthread worker now quits inside submit(): drop the workaround"
+        os.kill(worker, signal.SIGUSR2)
+        time.sleep(0.5)
+        dump = server.output().rpartition("QUIT inside submit()")[2]
+        main_thread = dump.rpartition("Current thread")[2]
+        if "in shutdown" in main_thread and "in submit" in main_thread:
+            assert f"Worker exiting (pid: {worker})" not in server.output()
+            return
+    pytest.fail(f"no stack showed the deadlock within 20 s:\n{server.output()}")
+
+
+def test_the_workaround_quits_a_gthread_worker_inside_submit(
+    launch: Callable[..., Launched], baked_default: Path
+) -> None:
+    server = gunicorn(launch, baked_default, CONFIG + GTHREAD + PROJECT_QUIT_INSIDE_SUBMIT)
+    worker = quit_victim(server)
+    server.wait_for_output(f"Worker exiting (pid: {worker})", seconds=20)
+    deadline = time.monotonic() + 20
+    while alive(worker):
+        assert time.monotonic() < deadline, f"worker {worker} still running after QUIT"
+        time.sleep(0.05)

@@ -1,6 +1,6 @@
 {%- set metrics = cookiecutter.include_metrics -%}
 {%- set database = cookiecutter.database == "postgresql" -%}
-"""Gunicorn's server hooks (gunicorn.conf.py names them), and two workarounds it forces."""
+"""Gunicorn's server hooks (gunicorn.conf.py names them), and the workarounds it forces."""
 
 import os
 import signal
@@ -57,6 +57,8 @@ def post_worker_init(worker: Any) -> None:
         gunicorn_stop(signum, frame)  # type: ignore[operator]
 
     signal.signal(signal.SIGTERM, on_term)
+    if worker.cfg.worker_class_str == "gthread":
+        quit_from_the_main_loop(worker)
     threading.Thread(target=replace_when_hung, args=(worker,), daemon=True).start()
     hold_stop_signals(False)
 
@@ -106,6 +108,21 @@ def shorten_gthread_first_data_wait(seconds: float) -> None:
     from gunicorn.workers import gthread
 
     gthread.DEFAULT_WORKER_DATA_TIMEOUT = seconds
+
+
+def quit_from_the_main_loop(worker: Any) -> None:
+    """gthread's QUIT and INT handler (Ctrl+C) shuts the thread pool down, which takes the
+    lock that the pool's submit() holds while it starts a thread, as on a worker's first
+    requests: a signal landing there deadlocks the worker until GRACEFUL_TIMEOUT
+    (https://github.com/python/cpython/issues/121649). Run from the worker's main loop,
+    as Gunicorn does for gevent (https://github.com/benoitc/gunicorn/pull/1128), the
+    handler never runs inside submit()."""
+
+    def defer_quit(signum: int, frame: Any) -> None:
+        worker.method_queue.defer(worker.handle_quit, signum, None)
+
+    signal.signal(signal.SIGQUIT, defer_quit)
+    signal.signal(signal.SIGINT, defer_quit)
 
 
 def hold_stop_signals(hold: bool) -> None:
