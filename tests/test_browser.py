@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import Launched, free_port, raw_request
+from tests.support import require_tool
 
 try:
     from playwright.sync_api import Browser, CDPSession, Page, sync_playwright
@@ -99,18 +100,10 @@ async function burst(url, parallel, credentials, timeoutMs, extraHeaders = {}) {
 """
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Headless Chromium; a missing one is a skip on a laptop and a failure in CI."""
-    if not os.access(CHROMIUM, os.X_OK):
-        reason = f"{CHROMIUM} not found: apt-get install chromium"
-        if in_ci():
-            pytest.fail(f"{reason} (CI=true: the browser tests must run)")
-        pytest.skip(reason)
+    require_tool(os.access(CHROMIUM, os.X_OK), CHROMIUM, "apt-get install chromium")
     if sync_playwright is None:
         pytest.fail("playwright is not installed: uv sync")
     # Never `playwright install`: its browser downloads are not needed, Debian's is used.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
 import sys
 import threading
 import time
@@ -31,6 +30,7 @@ from tests.conftest import (
     raw_request,
     waitress_command,
 )
+from tests.support import require_tool
 
 # The fault app plus a route whose work is a database query of `seconds`.
 QUERY_ROUTE = """
@@ -76,18 +76,18 @@ def db_projects(cookies_session) -> Callable[[str], Path]:
 
 @pytest.fixture(scope="module")
 def postgres(db_projects: Callable[[str], Path]) -> ModuleType:
-    """The baked project's tests/postgres.py; skipped (failed under CI=true) without a server."""
+    """The baked project's tests/postgres.py; skipped (failed under CI) without a server."""
     path = db_projects("gunicorn-gthread") / "tests" / "postgres.py"
     spec = importlib.util.spec_from_file_location("baked_postgres", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclass looks itself up there
     spec.loader.exec_module(module)
-    if module.binaries() is None:
-        reason = "no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true, but {reason}")
-        pytest.skip(reason)
+    require_tool(
+        module.binaries() is not None,
+        "PostgreSQL (initdb, pg_ctl)",
+        "apt-get install postgresql",
+    )
     return module
 
 

@@ -4,6 +4,7 @@ the burst, shields it from slow clients, and gives its own errors CORS headers."
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -26,6 +27,7 @@ from tests.conftest import (
     run,
     slowest_request_among_slow_clients,
 )
+from tests.support import require_tool
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 ALLOWED = "http://localhost:5173"  # the template's default CORS origin
@@ -50,9 +52,11 @@ http {{
 }}
 """
 
-pytestmark = pytest.mark.skipif(
-    not Path(NGINX).exists(), reason="nginx is not installed (apt-get install nginx-light)"
-)
+
+@pytest.fixture(autouse=True)
+def nginx_installed() -> None:
+    """Every test here runs nginx: skipped without it, failed under CI."""
+    require_tool(os.access(NGINX, os.X_OK), "nginx", "apt-get install nginx-light")
 
 
 @dataclass
