@@ -32,15 +32,20 @@ workers = 1
 control_socket_disable = True
 """
 GTHREAD = 'worker_class = "gthread"\nthreads = 2\n'
-# A stop signal that arrives between fork and the worker's own signal handlers.
-TERM_WHILE_BOOTING = """import signal
+# A stop signal that arrives between fork and the worker's own signal handlers; the worker
+# says when its hooks have run, so an exit can be told from a boot failure.
+SIGNAL_WHILE_BOOTING = """import signal
 def post_fork(server, worker):
-    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.{signal})
 """
 # The project's hooks that hold stop signals from fork to post_worker_init.
-HOLD_AND_RELEASE = (
-    "from service.gunicorn_hooks import on_starting, post_worker_init, pre_fork  # noqa: F401\n"
-)
+HOLD_AND_RELEASE = """from service import gunicorn_hooks
+from service.gunicorn_hooks import on_starting, pre_fork  # noqa: F401
+def post_worker_init(worker):
+    print(f"worker {os.getpid()} ran post_worker_init", flush=True)
+    gunicorn_hooks.post_worker_init(worker)
+"""
+STOP_SIGNALS = ["SIGTERM", "SIGQUIT", "SIGINT"]
 
 
 @pytest.fixture(scope="module")
@@ -102,26 +107,42 @@ def test_the_workaround_lets_a_request_pass_idle_connections(
     assert seconds < 1
 
 
+@pytest.mark.parametrize("stop_signal", STOP_SIGNALS)
 def test_plain_gunicorn_still_loses_a_stop_signal_sent_while_a_worker_boots(
-    launch: Callable[..., Launched], tmp_path: Path
+    launch: Callable[..., Launched], tmp_path: Path, stop_signal: str
 ) -> None:
     """benoitc/gunicorn#1910: while this passes, hold_stop_signals() stays."""
-    server = gunicorn(launch, tmp_path, CONFIG + TERM_WHILE_BOOTING)
+    config = CONFIG + GTHREAD + SIGNAL_WHILE_BOOTING.format(signal=stop_signal)
+    server = gunicorn(launch, tmp_path, config)
     assert raw_request(server.port, "GET", "/")[0] == 200
     time.sleep(1)
     assert raw_request(server.port, "GET", "/")[0] == 200
     assert "Worker exiting" not in server.output(), (
-        "a booting worker now obeys TERM: drop hold_stop_signals()"
+        f"a booting worker now obeys {stop_signal}: drop hold_stop_signals()"
     )
 
 
+@pytest.mark.parametrize("stop_signal", STOP_SIGNALS)
 def test_stop_signals_held_from_fork_reach_the_worker_once_it_is_ready(
-    launch: Callable[..., Launched], baked_default: Path
+    launch: Callable[..., Launched], baked_default: Path, stop_signal: str
 ) -> None:
-    """The TERM comes before any code of the new worker runs a hook: pre_fork held it."""
-    config = CONFIG + TERM_WHILE_BOOTING + HOLD_AND_RELEASE
-    server = gunicorn(launch, baked_default, config)
-    server.wait_for_output("Worker exiting", seconds=10)
+    """The signal comes before any code of the new worker runs a hook: pre_fork held it,
+    and the worker obeys it once its hooks have run. The master did not ask the worker
+    to stop, so it boots another: the exit was the signal's doing, not the master's."""
+    config = CONFIG + GTHREAD + SIGNAL_WHILE_BOOTING.format(signal=stop_signal)
+    server = gunicorn(launch, baked_default, config + HOLD_AND_RELEASE)
+    output = server.wait_for_output("ran post_worker_init", seconds=15)
+    worker = int(re.findall(r"worker (\d+) ran post_worker_init", output)[0])
+    output = server.wait_for_output(f"Worker exiting (pid: {worker})", seconds=20)
+    assert output.index(f"worker {worker} ran post_worker_init") < output.index(
+        f"Worker exiting (pid: {worker})"
+    )
+    assert "Traceback" not in output
+    deadline = time.monotonic() + 20
+    while output.count("Booting worker") < 2:
+        assert time.monotonic() < deadline, f"no worker booted after {worker}:\n{output}"
+        time.sleep(0.05)
+        output = server.output()
 
 
 # The worker's QUIT arrives while its pool starts a thread for a request: the handler then
