@@ -1,13 +1,15 @@
 """Deployment files: present exactly when chosen, fully rendered, accepted by the real tool
 for each format, and in step with the service (graceful timeout, probe routes, entry points).
 
-No init system, container engine or cluster runs here: systemd-analyze verifies the unit
-when it is installed, and the Dockerfile's command and health check run outside a container.
+No init system, container engine or cluster runs here: systemd-analyze verifies the unit,
+and the Dockerfile's command and health check run as PID 1 of a PID namespace, not in a
+container. Without either tool these tests skip, and fail under CI (tests/support.py).
 """
 
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import os
 import re
@@ -27,6 +29,7 @@ import pytest
 import yaml
 
 from tests.conftest import DEFAULTS, leftover_template_syntax, run, text_files, tool
+from tests.support import require_tool
 
 SLUG = "flask_service"
 NAME = "flask-service"  # Kubernetes names allow no underscore.
@@ -197,8 +200,8 @@ def test_systemd_unit_passes_systemd_analyze_verify(full, tmp_path: Path) -> Non
     if not start_sh_in(answers):
         pytest.skip("no systemd unit without start.sh")
     analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed; test_systemd_unit_settings still runs")
+    require_tool(analyze is not None, "systemd-analyze", "apt-get install systemd")
+    assert analyze is not None
     # verify checks that ExecStart exists: point /srv/<slug> at this bake.
     unit = tmp_path / f"{SLUG}.service"
     # The migration step's Python is the virtualenv a deployment creates: this one here.
@@ -381,25 +384,27 @@ def image_command(argv: list[str]) -> list[str]:
     return [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
 
 
+@functools.cache
 def pid_namespaces_work() -> bool:
     unshare = shutil.which("unshare")
     if unshare is None:
         return False
-    return run([unshare, "--pid", "--fork", "true"], Path.cwd(), timeout=10).returncode == 0
+    check = [unshare, "--pid", "--fork", "--kill-child", "true"]
+    return run(check, Path.cwd(), timeout=10).returncode == 0
 
 
 # In a container the command is PID 1, and the kernel gives PID 1 only the signals it
 # has a handler for: an unhandled TERM is ignored, not fatal. A new PID namespace
-# (needs root) reproduces that; elsewhere the command runs as an ordinary process.
-AS_PID_1 = pid_namespaces_work()
-
-
+# (needs root) reproduces that. An ordinary process would not show it, so without PID
+# namespaces these tests skip (fail under CI) rather than run as one.
 def start_as_pid_1(launch, project: Path, command: list[str], **env: str):
-    """`command` started by `launch`, as PID 1 of its own PID namespace when possible;
-    returns the launched process and the host PID of `command` itself."""
-    if not AS_PID_1:
-        server = launch(project, command, **env)
-        return server, server.process.pid
+    """`command` started by `launch`, as PID 1 of its own PID namespace; returns the
+    launched process and the host PID of `command` itself."""
+    require_tool(
+        pid_namespaces_work(),
+        "PID namespaces (unshare --pid --fork)",
+        "run as root, with util-linux's unshare",
+    )
     # --kill-child: the command dies with unshare, whatever it does with signals.
     server = launch(project, ["unshare", "--pid", "--fork", "--kill-child", *command], **env)
     deadline = time.monotonic() + 10
@@ -417,11 +422,14 @@ def start_as_pid_1(launch, project: Path, command: list[str], **env: str):
 
 def test_pid_1_ignores_a_signal_it_has_no_handler_for(launch, tmp_path: Path) -> None:
     # Proof that start_as_pid_1 reproduces a container: plain Python ignores TERM there.
-    if not AS_PID_1:
-        pytest.skip("no PID namespaces here (needs root and unshare)")
     sleeper = [sys.executable, "-c", "import time; time.sleep(30)"]
     server, pid = start_as_pid_1(launch, tmp_path, sleeper)
-    time.sleep(0.5)  # let the interpreter start
+    # The signal must reach Python, not unshare's forked child before it execs Python.
+    python = Path(sys.executable).resolve()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}/exe").resolve() != python:
+        assert time.monotonic() < deadline, "the sleeper never started Python"
+        time.sleep(0.02)
     os.kill(pid, signal.SIGTERM)
     try:
         with pytest.raises(subprocess.TimeoutExpired):
