@@ -360,8 +360,10 @@ def build_context(project: Path) -> set[str]:
     return sent
 
 
-def test_dockerignore_keeps_secrets_out_and_the_service_in(full) -> None:
-    project, answers = full
+def test_dockerignore_keeps_secrets_out_and_the_service_in(full, tmp_path: Path) -> None:
+    # A copy: the files written here must not reach the module's other tests of `full`.
+    project = Path(shutil.copytree(full[0], tmp_path / full[0].name, symlinks=True))
+    answers = full[1]
     (project / ".venv/bin").mkdir(parents=True, exist_ok=True)
     (project / ".venv/bin/python").write_text("")
     (project / ".git").mkdir(exist_ok=True)
