@@ -35,12 +35,24 @@ IDS = [f"{prompt}={next(iter(answers.values()))!r}" for answers, prompt, _ in IN
 
 @pytest.mark.parametrize(("answers", "prompt", "reason"), INVALID, ids=IDS)
 def test_hook_refuses_invalid_answer(
-    cookies, tmp_path: Path, answers: dict, prompt: str, reason: str
+    cookies,
+    capfd: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    answers: dict,
+    prompt: str,
+    reason: str,
 ) -> None:
     result = cookies.bake(extra_context=answers)
     assert result.exit_code == -1
     assert isinstance(result.exception, FailedHookException)
     assert result.project_path is None
+    # The hook runs as a child process writing to this process's stderr: one line that
+    # names the prompt and why, for this answer and no other.
+    errors = capfd.readouterr().err.strip().splitlines()
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"{prompt}: "), errors[0]
+    assert reason in errors[0]
+    assert "(got " in errors[0]
     # pytest-cookies bakes into tmp_path/cookies/bake00; cookiecutter must have emptied it.
     assert list((tmp_path / "cookies" / "bake00").iterdir()) == [], "a half-baked folder was left"
 
