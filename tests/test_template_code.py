@@ -11,6 +11,8 @@ from tests.conftest import TEMPLATE_DIR, run, tool
 # Everything of the template's that is Python; the Jinja source of the generated
 # project is linted after baking, by test_bake.py.
 PYTHON_CODE = ["hooks", "tests", "benchmarks", "local_extensions.py"]
+# The README's quick-start commands and their helper, in bash.
+SCRIPTS = TEMPLATE_DIR / "scripts"
 
 
 @pytest.mark.parametrize(
@@ -24,6 +26,9 @@ def test_python_code_is_ruff_clean(command: list[str]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_ci_script_passes_shellcheck() -> None:
-    result = run([tool("shellcheck"), ".ci/run"], TEMPLATE_DIR)
+def test_shell_scripts_pass_shellcheck() -> None:
+    """CI's entry point and the README's commands (scripts/)."""
+    scripts = sorted(str(path.relative_to(TEMPLATE_DIR)) for path in SCRIPTS.iterdir())
+    assert "scripts/test" in scripts
+    result = run([tool("shellcheck"), ".ci/run", *scripts], TEMPLATE_DIR)
     assert result.returncode == 0, result.stdout
