@@ -41,6 +41,8 @@ LAUNCHERS = {
 }
 STARTUP_SECONDS = 15
 WORKERS = 2
+# Whether the launcher forks worker processes (Waitress serves from one).
+FORKS_WORKERS = {"gunicorn": True, "waitress": False, "granian": True}
 on_posix = pytest.mark.skipif(sys.platform == "win32", reason="Gunicorn runs on POSIX only")
 
 
@@ -263,27 +265,53 @@ def test_launcher_never_runs_the_debugger(serve: Callable[..., Server], name: st
 # Starts the launcher with INT ignored, as a shell script's `command &` does; ignored
 # signals stay ignored across exec.
 WITH_INT_IGNORED = ("sh", "-c", 'trap "" INT; exec "$0" "$@"')
-# With nothing in flight a stop takes about a second; waiting out GRACEFUL_TIMEOUT (30 s)
-# for a worker means that worker missed the signal.
-STOP_SECONDS = 10
+# Every worker after the first waits this long as it starts (tests/slow_boot).
+BOOT_DELAY_SECONDS = 2
+# A stop takes about a second, plus the held boot; waiting out GRACEFUL_TIMEOUT (30 s)
+# for a worker means that worker missed the signal or hung.
+STOP_SECONDS = 20
+
+
+def stacks_of_workers(server: Server) -> str:
+    """The output after each worker still running dumps its threads' stacks: Python's
+    fault handler (PYTHONFAULTHANDLER) writes them when the process gets SIGSEGV."""
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    for pid in children.read_text().split() if children.exists() else []:
+        os.kill(int(pid), signal.SIGSEGV)
+    time.sleep(1)
+    return server.output()
 
 
 @on_posix
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
 @pytest.mark.parametrize("name", launcher_params())
 def test_launcher_stops_cleanly_on_int_and_term(
-    serve: Callable[..., Server], name: str, stop_signal: signal.Signals
+    serve: Callable[..., Server], name: str, stop_signal: signal.Signals, tmp_path: Path
 ) -> None:
     """Ctrl+C and a process manager's stop both end the service promptly, even when it
-    was started with INT ignored, and even while a worker is still booting (the signal
-    comes as soon as the first one answers). It goes to the main process only, as Docker
-    sends it."""
-    server = serve(name, wrapper=WITH_INT_IGNORED)
+    was started with INT ignored, and while a worker is still booting: the first worker
+    has just answered its first request and the second is held after fork. The signal
+    goes to the main process only, as Docker sends it."""
+    server = serve(
+        name,
+        wrapper=WITH_INT_IGNORED,
+        PYTHONPATH=str(PROJECT_DIR / "tests" / "slow_boot"),
+        BOOT_DELAY_SECONDS=str(BOOT_DELAY_SECONDS),
+        BOOT_DELAY_MARKER=str(tmp_path / "first-worker-booted"),
+        PYTHONFAULTHANDLER="1",
+    )
+    output = server.output()
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while FORKS_WORKERS[name] and "boot of" not in output:
+        assert time.monotonic() < deadline, f"no worker's boot was held:\n{output}"
+        time.sleep(0.02)
+        output = server.output()
     os.kill(server.process.pid, stop_signal)
+    assert "resumes" not in output, "the held worker had booted before the signal"
     try:
         exit_code = server.process.wait(timeout=STOP_SECONDS)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{stop_signal.name} did not stop {name}:\n{server.output()}")
+        pytest.fail(f"{stop_signal.name} did not stop {name}:\n{stacks_of_workers(server)}")
     assert exit_code == 0, server.output()
     assert "Traceback" not in server.output()
 
