@@ -7,12 +7,14 @@
 {%- if multiprocess or posix %}
 {% endif %}
 {%- if multiprocess %}
+import atexit
 import os
 {%- endif %}
 {%- if posix %}
 import resource
 {%- endif %}
 {%- if multiprocess %}
+import shutil
 import tempfile
 from pathlib import Path
 {%- endif %}
@@ -64,7 +66,15 @@ def start_metrics_dir(name: str) -> None:
     if directory is None:
         directory = tempfile.mkdtemp(prefix=f"{name}-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        atexit.register(remove_metrics_dir, directory, os.getpid())
     # Files of an earlier run would add its counts to this one's.
     for stale in Path(directory).glob("*.db"):
         stale.unlink()
+
+
+def remove_metrics_dir(directory: str, owner: int) -> None:
+    """At exit, the folder goes with the process that made it; workers forked from that
+    process run this too, and leave it."""
+    if os.getpid() == owner:
+        shutil.rmtree(directory, ignore_errors=True)
 {%- endif %}

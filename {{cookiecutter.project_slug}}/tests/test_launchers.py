@@ -317,6 +317,21 @@ def test_launcher_stops_cleanly_on_int_and_term(
 
 
 @pytest.mark.parametrize("name", launcher_params())
+def test_a_stopped_launcher_leaves_no_temporary_folder(
+    serve: Callable[..., Server], name: str, tmp_path: Path
+) -> None:
+    """Whatever a start makes in the temporary folder (metrics' per-run files, say) goes
+    when the service stops."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    server = serve(name, TMPDIR=str(temporary), TEMP=str(temporary), TMP=str(temporary))
+    assert get(server.url + "/api/hello")[0] == 200
+    stop(server.process)
+    assert server.process.returncode == 0, server.output()
+    assert list(temporary.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", launcher_params())
 def test_launcher_refuses_to_start_without_secret_key(tmp_path: Path, name: str) -> None:
     process, _ = launch(name, tmp_path / "refused.log", SECRET_KEY="")
     try:
