@@ -15,12 +15,13 @@ from pathlib import Path
 
 # Launchers of a server that was not chosen must not ship: nobody tests them there.
 GUNICORN_FILES = ["gunicorn.conf.py", "service/gunicorn_hooks.py"]
-GRANIAN_FILES = ["service/watchdog.py"]
+# What replaces a worker whose request hangs: Gunicorn and Granian run workers.
+WORKER_FILES = ["service/watchdog.py"]
 EXCLUDED_BY_SERVER = {
-    "gunicorn": ["start.ps1", "start.bat", *GRANIAN_FILES],
-    "waitress": ["start.sh", *GUNICORN_FILES, *GRANIAN_FILES],
+    "gunicorn": ["start.ps1", "start.bat"],
+    "waitress": ["start.sh", *GUNICORN_FILES, *WORKER_FILES],
     "granian": GUNICORN_FILES,
-    "both": GRANIAN_FILES,
+    "both": [],
 }
 # Optional extras, each kept only when its prompt says yes ({project_slug} is filled in).
 OPTIONAL = {

@@ -34,9 +34,15 @@ ALWAYS = {
     "tests/test_launchers.py",
 }
 # The files each server choice adds; Granian's launchers are start.sh (Linux, macOS)
-# and start.ps1 or start.bat (Windows), each running wsgi.py.
+# and start.ps1 or start.bat (Windows), each running wsgi.py. Gunicorn and Granian
+# replace a worker whose request hangs (service/watchdog.py).
 LAUNCHER_FILES = {
-    "gunicorn": {"start.sh", "gunicorn.conf.py", "service/gunicorn_hooks.py"},
+    "gunicorn": {
+        "start.sh",
+        "gunicorn.conf.py",
+        "service/gunicorn_hooks.py",
+        "service/watchdog.py",
+    },
     "waitress": {"start.ps1", "start.bat"},
     "granian": {"start.sh", "start.ps1", "start.bat", "service/watchdog.py"},
 }

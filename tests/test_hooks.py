@@ -91,10 +91,14 @@ def answers_for(**changes: object) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("server", "kept"),
     [
-        ("gunicorn", {"start.sh", "gunicorn.conf.py", "gunicorn_hooks.py"}),
+        ("gunicorn", {"start.sh", "gunicorn.conf.py", "gunicorn_hooks.py", "watchdog.py"}),
         ("waitress", {"start.ps1", "start.bat"}),
         ("granian", {"start.sh", "start.ps1", "start.bat", "watchdog.py"}),
-        ("both", {"start.sh", "gunicorn.conf.py", "gunicorn_hooks.py", "start.ps1", "start.bat"}),
+        (
+            "both",
+            {"start.sh", "gunicorn.conf.py", "gunicorn_hooks.py", "watchdog.py"}
+            | {"start.ps1", "start.bat"},
+        ),
     ],
 )
 def test_post_gen_keeps_only_the_chosen_launchers(tmp_path: Path, server: str, kept: set) -> None:

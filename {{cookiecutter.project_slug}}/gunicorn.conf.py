@@ -14,10 +14,8 @@ from service.gunicorn_hooks import (  # noqa: F401  (Gunicorn calls these by nam
     child_exit,
 {%- endif %}
     on_starting,
-    post_request,
     post_worker_init,
     pre_fork,
-    pre_request,
     when_ready,
 )
 from service.settings import SettingsError, load_settings
@@ -54,7 +52,7 @@ workers = settings.workers
 threads = settings.threads
 # Open connections per worker, busy or idle (gthread, gevent): the burst budget.
 worker_connections = settings.worker_connections
-# A worker stuck in a request longer than this is replaced (service/gunicorn_hooks.py).
+# A worker stuck in a request longer than this is replaced (service/watchdog.py).
 timeout = settings.timeout
 # On TERM or HUP, in-flight requests get this long to finish.
 graceful_timeout = settings.graceful_timeout

@@ -5,8 +5,6 @@
 import os
 import signal
 import socket
-import threading
-import time
 from typing import Any
 
 from service import health
@@ -14,6 +12,7 @@ from service.launch import capacity_line, {% if database %}database_budget, {% e
 {%- if database %}
 from service.settings import load_settings
 {%- endif %}
+from service.watchdog import Watchdog
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGQUIT, signal.SIGINT}
 
@@ -59,7 +58,10 @@ def post_worker_init(worker: Any) -> None:
     signal.signal(signal.SIGTERM, on_term)
     if worker.cfg.worker_class_str == "gthread":
         quit_from_the_main_loop(worker)
-    threading.Thread(target=replace_when_hung, args=(worker,), daemon=True).start()
+    # Gunicorn's TIMEOUT replaces a worker that stops heartbeating, which gthread and
+    # gevent workers go on doing while a request hangs: the watchdog replaces it instead.
+    # Its thread starts while stop signals are held, so it never takes one.
+    worker.wsgi = Watchdog(worker.wsgi, worker.cfg.timeout, worker.cfg.graceful_timeout)
     hold_stop_signals(False)
 
 
@@ -70,32 +72,6 @@ def accept_once_data_arrives(listeners: list[Any]) -> None:
     for listener in listeners:
         if hasattr(socket, "TCP_DEFER_ACCEPT") and listener.sock.family != socket.AF_UNIX:
             listener.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
-
-
-# --- Hung requests
-# Gunicorn's TIMEOUT replaces a worker that stops heartbeating, which gthread and gevent
-# workers go on doing while a request hangs. Past TIMEOUT, this watchdog stops the worker
-# gracefully: its other requests finish, /readyz turns 503, Gunicorn starts a fresh one.
-_started: dict[int, float] = {}
-
-
-def pre_request(worker: Any, req: Any) -> None:
-    _started[threading.get_ident()] = time.monotonic()
-
-
-def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
-    _started.pop(threading.get_ident(), None)
-
-
-def replace_when_hung(worker: Any) -> None:
-    timeout = worker.cfg.timeout
-    while worker.alive:
-        time.sleep(1)
-        oldest = min(list(_started.values()), default=time.monotonic())
-        if time.monotonic() - oldest > timeout:
-            worker.log.error("a request ran over TIMEOUT (%s s): replacing this worker", timeout)
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
 
 
 # --- Workarounds for Gunicorn (the template's tests fail once one is no longer needed)
