@@ -73,40 +73,6 @@ def gunicorn(
     pytest.fail(f"Gunicorn did not listen within 15 s:\n{server.output()}")
 
 
-def request_seconds_behind_idle_connections(server: Launched, idle: int) -> float:
-    """Seconds a request took while `idle` connections that never send anything are open."""
-    sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(idle)]
-    try:
-        time.sleep(0.3)  # every idle connection accepted and handed to a thread
-        started = time.monotonic()
-        assert raw_request(server.port, "GET", "/", timeout=10)[0] == 200
-        return time.monotonic() - started
-    finally:
-        for connection in sockets:
-            connection.close()
-
-
-def test_plain_gthread_still_gives_each_new_connection_a_thread_for_5_s(
-    launch: Callable[..., Launched], tmp_path: Path
-) -> None:
-    """benoitc/gunicorn#3634: while this passes, shorten_gthread_first_data_wait() stays."""
-    server = gunicorn(launch, tmp_path, CONFIG + GTHREAD)
-    raw_request(server.port, "GET", "/")  # the worker has booted
-    seconds = request_seconds_behind_idle_connections(server, idle=2)
-    print(f"plain gthread, 2 threads, 2 idle connections: request took {seconds:.2f} s")
-    assert seconds > 3, "Gunicorn no longer stalls behind idle connections: drop the workaround"
-
-
-def test_the_workaround_lets_a_request_pass_idle_connections(
-    launch: Callable[..., Launched], tmp_path: Path, baked_default: Path
-) -> None:
-    config = CONFIG + GTHREAD + "from service.gunicorn_hooks import on_starting  # noqa\n"
-    server = gunicorn(launch, baked_default, config)
-    raw_request(server.port, "GET", "/")
-    seconds = request_seconds_behind_idle_connections(server, idle=2)
-    assert seconds < 1
-
-
 @pytest.mark.parametrize("stop_signal", STOP_SIGNALS)
 def test_plain_gunicorn_still_loses_a_stop_signal_sent_while_a_worker_boots(
     launch: Callable[..., Launched], tmp_path: Path, stop_signal: str

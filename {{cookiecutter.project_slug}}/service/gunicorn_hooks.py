@@ -20,8 +20,6 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGQUIT, signal.SIGINT}
 def on_starting(server: Any) -> None:
     # Every worker may hold WORKER_CONNECTIONS sockets at once.
     raise_open_file_limit(server.cfg.workers * server.cfg.worker_connections + 64)
-    if server.cfg.worker_class_str == "gthread":
-        shorten_gthread_first_data_wait(seconds=0.1)
     # pre_fork holds stop signals for each new worker; the master takes them again at once.
     os.register_at_fork(after_in_parent=lambda: hold_stop_signals(False))
 {%- if metrics %}
@@ -65,25 +63,25 @@ def post_worker_init(worker: Any) -> None:
     hold_stop_signals(False)
 
 
+# Seconds Linux keeps a connection that has sent nothing before a worker accepts it
+# anyway (it rounds up, to 15 s): longer than a browser keeps a preconnected socket unused.
+DEFER_ACCEPT_SECONDS = 10
+
+
 def accept_once_data_arrives(listeners: list[Any]) -> None:
-    """Linux accepts a connection once its request has arrived (as nginx's `listen ...
-    deferred`), so no gthread thread waits on a client still sending; a silent one is
-    accepted after a second all the same. macOS has no such option: threads wait."""
+    """A gthread worker gives each connection it accepts a thread, which waits up to 5 s
+    for the request (https://github.com/benoitc/gunicorn/issues/3634). Linux accepts a
+    connection only once its request has arrived (as nginx's `listen ... deferred`), so no
+    thread waits on a client still sending or on a browser's unused preconnect. macOS has
+    no such option: there, threads wait."""
     for listener in listeners:
         if hasattr(socket, "TCP_DEFER_ACCEPT") and listener.sock.family != socket.AF_UNIX:
-            listener.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
+            listener.sock.setsockopt(
+                socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, DEFER_ACCEPT_SECONDS
+            )
 
 
 # --- Workarounds for Gunicorn (the template's tests fail once one is no longer needed)
-
-
-def shorten_gthread_first_data_wait(seconds: float) -> None:
-    """A gthread thread waits up to 5 s for a new connection's first bytes
-    (https://github.com/benoitc/gunicorn/issues/3634; fix proposed in PR 3635): a page's
-    speculative connections, which send nothing, held every thread for 5 s."""
-    from gunicorn.workers import gthread
-
-    gthread.DEFAULT_WORKER_DATA_TIMEOUT = seconds
 
 
 def quit_from_the_main_loop(worker: Any) -> None:

@@ -223,17 +223,23 @@ def seconds_behind_silent_connections(server: Server, count: int, settle: float)
             connection.close()
 
 
+# A thread that a silent connection holds is held for seconds: 5 s in a Gunicorn gthread
+# worker, until the client leaves elsewhere. A request answered within this was not
+# stuck behind one, however busy the machine.
+STALL_SECONDS = 3.0
+
+
 @pytest.mark.parametrize("name", launcher_params())
 def test_idle_connections_do_not_delay_a_request(serve: Callable[..., Server], name: str) -> None:
     """Browsers preconnect sockets that send nothing. As many of them as the server has
-    threads must not stall it: a normal request still answers within a second."""
+    threads must not stall it: a normal request still answers at once."""
     server = serve(name)
     # One process: Waitress, and Granian on Windows.
     processes = 1 if name == "waitress" or sys.platform == "win32" else WORKERS
     idle = processes * int(DEFAULTS["THREADS"])
     # Half a second: the server has accepted them all before the real request.
     elapsed = seconds_behind_silent_connections(server, idle, settle=0.5)
-    assert elapsed < 1.0, f"{idle} idle connections delayed a request by {elapsed:.2f} s"
+    assert elapsed < STALL_SECONDS, f"{idle} idle connections delayed a request {elapsed:.2f} s"
 {%- if gunicorn %}
 
 
@@ -241,13 +247,13 @@ def test_idle_connections_do_not_delay_a_request(serve: Callable[..., Server], n
 def test_gthread_threads_never_wait_on_a_connection_that_sent_nothing(
     serve: Callable[..., Server],
 ) -> None:
-    """Gunicorn's gthread worker gives each connection it accepts a thread that waits
-    for the request's bytes. Linux accepts a connection only once they have arrived, so
-    one thread answers a request at once behind twenty connections still silent;
-    accepted, each would hold that thread for 0.1 s, 2 s in all."""
+    """Gunicorn's gthread worker gives each connection it accepts a thread that waits up
+    to 5 s for the request's bytes. Linux accepts a connection only once they have
+    arrived, and keeps a silent one waiting for longer than a browser keeps a preconnect:
+    one thread answers a request at once behind twenty connections silent for 2 s."""
     server = serve("gunicorn", WORKER_CLASS="gthread", WORKERS="1", THREADS="1")
-    elapsed = seconds_behind_silent_connections(server, 20, settle=0)
-    assert elapsed < 1.0, f"twenty silent connections delayed a request by {elapsed:.2f} s"
+    elapsed = seconds_behind_silent_connections(server, 20, settle=2)
+    assert elapsed < STALL_SECONDS, f"20 silent connections delayed a request {elapsed:.2f} s"
 {%- endif %}
 
 
