@@ -36,11 +36,12 @@ forwarded_allow_ips = ",".join(settings.forwarded_allow_ips)
 
 # --- Workers
 {%- if cookiecutter.worker_class == "gevent" %}
-# gevent: one greenlet per connection, about twice gthread's throughput on I/O-bound
-# bursts; it monkey-patches the standard library, so database drivers must cooperate
-# (psycopg2 needs psycogreen; mysqlclient and grpc block the whole worker) and a
-# CPU-bound handler stalls the worker's other requests. gthread: threads, safe with
-# every library.
+# gevent: one greenlet per connection, switched whenever it waits on I/O, so a worker
+# keeps up to WORKER_CONNECTIONS requests in flight without a thread for each: more
+# throughput than gthread on I/O-bound bursts. It monkey-patches the standard library, so
+# database drivers must cooperate (psycopg2 needs psycogreen; mysqlclient and grpc block
+# the whole worker) and a CPU-bound handler stalls the worker's other requests. gthread:
+# threads, safe with every library.
 {%- else %}
 # gthread: threads, plus a loop that parks idle keep-alive connections; safe with every
 # library. gevent: greenlets, faster on I/O-bound bursts, for libraries that cooperate.

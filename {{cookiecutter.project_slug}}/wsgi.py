@@ -20,8 +20,9 @@ from service.watchdog import Watchdog
 # Connections waiting to be accepted; the kernel caps it (net.core.somaxconn).
 BACKLOG = 2048
 # Connections each worker takes in at once, idle keep-alive ones included; the rest wait
-# in the backlog. Granian's default (backlog / workers) lost 36% of a 1,600-pair burst to
-# kept-alive connections holding its slots; 2,048 lost none.
+# in the backlog. Granian's default (backlog / workers) is used up by a burst's kept-alive
+# connections and the requests behind them fail; the backlog's size holds the whole burst
+# (the template's benchmarks/RESULTS.md, "granian, its defaults").
 BACKPRESSURE = 2048
 HEADER_BUFFER = 64 * 1024
 
@@ -122,9 +123,10 @@ from service import logs
 from service.launch import capacity_line, {% if database %}database_budget, {% endif %}raise_open_file_limit
 
 # Open connections Waitress accepts before it stops reading new ones. A page's burst
-# of preflight+request pairs needs one each: the default of 100 loses 94% of a
-# 200-page burst. poll() has no descriptor limit; Windows only has select(), which
-# CPython caps at 512 sockets there, so the limit stays below that.
+# of preflight+request pairs needs one each: on Waitress's defaults (100 connections,
+# 4 threads) most of the template's benchmark burst failed. poll() has no descriptor
+# limit; Windows only has select(), which CPython caps at 512 sockets there, so the limit
+# stays below that.
 USE_POLL = hasattr(select, "poll") and sys.platform != "win32"
 CONNECTION_LIMIT = 4000 if USE_POLL else 500
 # Connections waiting to be accepted; the kernel caps it (net.core.somaxconn).
