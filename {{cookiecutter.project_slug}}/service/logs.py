@@ -27,8 +27,8 @@ from service.settings import Settings
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s [%(request_id)s]: %(message)s"
-# Lines wait at most this long before they are written (nginx's buffered access log has
-# the same trade-off).
+# Lines wait at most this long before they are written (web servers' buffered access logs
+# make the same trade).
 FLUSH_SECONDS = 0.2
 # Pipes (Docker, systemd) keep a write of up to 4 KiB whole, so lines from several worker
 # processes never interleave.

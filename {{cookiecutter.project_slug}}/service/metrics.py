@@ -1,9 +1,18 @@
+{%- set server = {"gunicorn": "Gunicorn", "both": "Gunicorn", "granian": "Granian"} -%}
 """Prometheus metrics at /metrics: requests by route and status, latency, requests in flight.
+{%- if cookiecutter.server == "waitress" %}
 
-Every Gunicorn or Granian worker is its own process; prometheus_client's multiprocess mode
+Waitress serves from one process, so the plain registry holds every count (with
+PROMETHEUS_MULTIPROC_DIR set, the files there are added up at scrape time instead).
+{%- else %}
+
+Every {{ server[cookiecutter.server] }} worker is its own process; prometheus_client's multiprocess mode
 adds them up at scrape time from files in PROMETHEUS_MULTIPROC_DIR, which the launcher
-creates empty at every start (service/launch.py). Under Waitress (one process) the plain
+creates empty at every start (service/launch.py).
+{%- endif %}
+{%- if cookiecutter.server == "both" %} Under Waitress (one process) the plain
 registry is used.
+{%- endif %}
 """
 
 from __future__ import annotations
