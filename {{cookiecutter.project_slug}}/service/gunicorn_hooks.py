@@ -71,7 +71,7 @@ DEFER_ACCEPT_SECONDS = 10
 def accept_once_data_arrives(listeners: list[Any]) -> None:
     """A gthread worker gives each connection it accepts a thread, which waits up to 5 s
     for the request (https://github.com/benoitc/gunicorn/issues/3634). Linux accepts a
-    connection only once its request has arrived (as nginx's `listen ... deferred`), so no
+    connection only once its request has arrived (as web servers' deferred accept does), so no
     thread waits on a client still sending or on a browser's unused preconnect. macOS has
     no such option: there, threads wait."""
     for listener in listeners:

@@ -1,10 +1,16 @@
 """Replaces a worker whose request runs past TIMEOUT.
 
 A handler that never returns holds one of its worker's THREADS until the service stops:
-Granian has no request timeout, and Gunicorn's only sees a worker stop heartbeating,
-which its gthread and gevent workers go on doing. Past TIMEOUT this stops the worker as a
-stop signal would: it takes no new connections, its other requests get GRACEFUL_TIMEOUT
-to finish, then it exits and the server starts a fresh one.
+{%- if cookiecutter.server == "granian" %}
+Granian has no request timeout.
+{%- else %}
+Gunicorn's own timeout only sees a worker stop heartbeating, which its gthread and gevent
+workers go on doing.
+{%- endif %}
+
+Past TIMEOUT this stops the worker as a stop signal would: it takes no new connections,
+its other requests get GRACEFUL_TIMEOUT to finish, then it exits and the server starts a
+fresh one.
 """
 
 from __future__ import annotations

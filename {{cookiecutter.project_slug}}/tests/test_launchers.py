@@ -1,6 +1,7 @@
 {%- set gunicorn = cookiecutter.server in ("gunicorn", "both") -%}
 {%- set waitress = cookiecutter.server in ("waitress", "both") -%}
 {%- set granian = cookiecutter.server == "granian" -%}
+{%- set windows = cookiecutter.server != "gunicorn" -%}
 """The real launchers, started as users start them, on a free port of 127.0.0.1."""
 
 from __future__ import annotations
@@ -41,9 +42,21 @@ LAUNCHERS = {
 }
 STARTUP_SECONDS = 15
 WORKERS = 2
-# Whether the launcher forks worker processes (Waitress serves from one).
-FORKS_WORKERS = {"gunicorn": True, "waitress": False, "granian": True}
-on_posix = pytest.mark.skipif(sys.platform == "win32", reason="Gunicorn runs on POSIX only")
+# Whether the launcher runs worker processes{% if waitress %} (Waitress serves from one){% endif %}.
+FORKS_WORKERS = {
+{%- if gunicorn %}
+    "gunicorn": True,
+{%- endif %}
+{%- if waitress %}
+    "waitress": False,
+{%- endif %}
+{%- if granian %}
+    "granian": True,
+{%- endif %}
+}
+{%- if windows %}
+on_posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and process groups")
+{%- endif %}
 
 
 @dataclass
@@ -77,7 +90,7 @@ def free_port() -> int:
 
 
 def ephemeral_ports() -> tuple[int, int]:
-    """The kernel's range for client source ports (Linux), else IANA's (Windows, macOS)."""
+    """The kernel's range for client source ports (Linux), else IANA's."""
     try:
         low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
     except OSError:  # not Linux
@@ -100,11 +113,15 @@ def launch(
         **environ,
     }
     # Its own process group, so stop() reaches the server and every worker it forked.
+{%- if windows %}
     group = (
         {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
         if sys.platform == "win32"
         else {"start_new_session": True}
     )
+{%- else %}
+    group = {"start_new_session": True}
+{%- endif %}
     with log.open("wb") as output:
         process = subprocess.Popen(
             [*wrapper, *LAUNCHERS[name]],
@@ -120,21 +137,29 @@ def launch(
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
+{%- if windows %}
     if sys.platform == "win32":
         process.terminate()
     else:
         os.killpg(process.pid, signal.SIGTERM)
+{%- else %}
+    os.killpg(process.pid, signal.SIGTERM)
+{%- endif %}
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
+{%- if windows %}
         if sys.platform != "win32":
             os.killpg(process.pid, signal.SIGKILL)
+{%- else %}
+        os.killpg(process.pid, signal.SIGKILL)
+{%- endif %}
         process.kill()
         process.wait()
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Message, bytes]:
-    """Status, headers (names match in any case: Granian sends them lower-case) and body."""
+    """Status, headers (names match in any case{% if granian %}: Granian sends them lower-case{% endif %}) and body."""
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (http on loopback)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
@@ -175,7 +200,11 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
 
 
 def launcher_params() -> list[object]:
+{%- if cookiecutter.server == "both" %}
     return [pytest.param(name, marks=on_posix if name == "gunicorn" else ()) for name in LAUNCHERS]
+{%- else %}
+    return list(LAUNCHERS)
+{%- endif %}
 
 
 @pytest.mark.parametrize("name", launcher_params())
@@ -223,9 +252,8 @@ def seconds_behind_silent_connections(server: Server, count: int, settle: float)
             connection.close()
 
 
-# A thread that a silent connection holds is held for seconds: 5 s in a Gunicorn gthread
-# worker, until the client leaves elsewhere. A request answered within this was not
-# stuck behind one, however busy the machine.
+# A thread that a silent connection holds is held for seconds{% if gunicorn %} (5 s in a gthread worker){% endif %}.
+# A request answered within this was not stuck behind one, however busy the machine.
 STALL_SECONDS = 3.0
 
 
@@ -234,8 +262,15 @@ def test_idle_connections_do_not_delay_a_request(serve: Callable[..., Server], n
     """Browsers preconnect sockets that send nothing. As many of them as the server has
     threads must not stall it: a normal request still answers at once."""
     server = serve(name)
-    # One process: Waitress, and Granian on Windows.
-    processes = 1 if name == "waitress" or sys.platform == "win32" else WORKERS
+{%- if cookiecutter.server == "both" %}
+    processes = 1 if name == "waitress" else WORKERS
+{%- elif waitress %}
+    processes = 1
+{%- elif granian %}
+    processes = 1 if sys.platform == "win32" else WORKERS  # one on Windows
+{%- else %}
+    processes = WORKERS
+{%- endif %}
     idle = processes * int(DEFAULTS["THREADS"])
     # Half a second: the server has accepted them all before the real request.
     elapsed = seconds_behind_silent_connections(server, idle, settle=0.5)
@@ -286,7 +321,9 @@ def stacks_of_workers(server: Server) -> str:
     return server.output()
 
 
+{% if windows -%}
 @on_posix
+{% endif -%}
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
 @pytest.mark.parametrize("name", launcher_params())
 def test_launcher_stops_cleanly_on_int_and_term(
@@ -323,8 +360,7 @@ def test_launcher_stops_cleanly_on_int_and_term(
 def test_a_stopped_launcher_leaves_no_temporary_folder(
     serve: Callable[..., Server], name: str, tmp_path: Path
 ) -> None:
-    """Whatever a start makes in the temporary folder (metrics' per-run files, say) goes
-    when the service stops."""
+    """Whatever a start makes in the temporary folder goes when the service stops."""
     temporary = tmp_path / "tmp"
     temporary.mkdir()
     server = serve(name, TMPDIR=str(temporary), TEMP=str(temporary), TMP=str(temporary))
