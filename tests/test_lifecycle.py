@@ -105,8 +105,8 @@ def test_config_file_gives_a_team_its_defaults(tmp_path: Path) -> None:
     project = tmp_path / "flask_service"
     assert 'authors = [{ name = "Platform Team" }]' in (project / "pyproject.toml").read_text()
     assert (
-        '"CORS_ORIGINS": "https://app.example.com, https://admin.example.com"'
-        in (project / "service" / "settings.py").read_text()
+        "\n# CORS_ORIGINS=https://app.example.com, https://admin.example.com\n"
+        in (project / ".env.example").read_text()
     )
     assert (project / "deploy" / "k8s").is_dir()
     assert (project / "service" / "metrics.py").is_file()
