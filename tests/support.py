@@ -6,7 +6,10 @@ what to install on a laptop, a failure under CI, where every tool is installed.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+from typing import Any
 
 import pytest
 
@@ -29,3 +32,36 @@ def require_tool(available: bool, what: str, install_hint: str) -> None:
     if in_ci():
         pytest.fail(f"{reason} (CI is set: this test must run, not skip)", pytrace=False)
     pytest.skip(reason)
+
+
+# --- Slow clients
+
+# A normal request beside slow clients may take this many times as long as the same
+# request without them, measured in the same run, and never less than the floor: room for
+# a busy machine, under what one held thread costs (a gthread thread waits 5 s for a
+# connection's first bytes). A server that stops answering fails in any case: each
+# request times out after 10 s.
+SLOW_CLIENT_FACTOR = 5
+SLOW_CLIENT_FLOOR_SECONDS = 3.0
+
+
+def slow_client_bound(reference: float) -> float:
+    """Seconds the slowest normal request may take beside slow clients, given the slowest
+    the same requests took without them (`reference`)."""
+    return max(SLOW_CLIENT_FLOOR_SECONDS, SLOW_CLIENT_FACTOR * reference)
+
+
+# --- A service's output
+
+
+def access_log(output: str) -> list[dict[str, Any]]:
+    """The access lines in a service's output (LOG_FORMAT=json), in the order written:
+    each has time, process, method, path, status and duration_ms."""
+    records = []
+    for line in output.splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if record.get("logger") == "access":
+                    records.append(record)
+    return records
