@@ -40,6 +40,23 @@ TEST_ENVIRON = {
 }
 
 
+def in_ci() -> bool:
+    """CI services set CI (GitHub: "true", others: "1", "yes", ...)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require(available: object, what: str, install_hint: str) -> None:
+    """Call first in a test (or fixture) that needs a tool from outside the project: without
+    it the test is skipped here with a line saying what to install, and fails under CI,
+    where a skip would pass a run that tested nothing."""
+    if available:
+        return
+    reason = f"needs {what}: {install_hint}"
+    if in_ci():
+        pytest.fail(f"{reason} (CI={os.environ['CI']}: in CI it must run, not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture
 def app() -> Flask:
     app = create_app({"TESTING": True}, environ=TEST_ENVIRON)

@@ -22,7 +22,7 @@ from app import create_app
 from service import db
 from service.settings import SettingsError, load_settings
 from tests import postgres
-from tests.conftest import ALLOWED_ORIGIN, TEST_ENVIRON
+from tests.conftest import ALLOWED_ORIGIN, TEST_ENVIRON, require
 from tests.test_launchers import PROJECT_DIR, free_port
 from tests.test_settings import KEY
 
@@ -32,11 +32,11 @@ NOWHERE = "postgresql://app:secret-password@127.0.0.1:9/app"
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[postgres.Cluster]:
-    if postgres.binaries() is None:
-        reason = "no PostgreSQL server binaries (initdb, pg_ctl): install PostgreSQL"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true, but {reason}")
-        pytest.skip(reason)
+    require(
+        postgres.binaries(),
+        "PostgreSQL's server programs (initdb, pg_ctl)",
+        "install PostgreSQL (apt-get install postgresql), or set PGBIN to their folder",
+    )
     with postgres.throwaway_cluster(free_port()) as running:
         yield running
 
