@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -192,15 +193,30 @@ def test_a_database_lost_before_the_session_closes_still_answers(
     assert app.test_client().get("/api/notes").status_code == 200
 
 
-def test_readyz_asks_the_database_at_most_once_a_second(make_app: Callable[..., Flask]) -> None:
+def test_readyz_asks_the_database_at_most_once_a_second(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probes within a second of the last question share its answer; the first one a
+    second later asks again. The readiness check's clock is the test's, not the wall's."""
     client = make_app().test_client()
+    now = 1000.0
+    monkeypatch.setattr(db, "time", SimpleNamespace(monotonic=lambda: now))
     queries: list[str] = []
     engine = db.database_ready.engine
     assert engine is not None
     event.listen(engine, "before_cursor_execute", lambda *args: queries.append(args[2]))
-    answers = [client.get("/readyz").status_code for _ in range(20)]
-    assert answers == [200] * 20
-    assert queries.count("SELECT 1") == 1
+
+    def asked_after_probes(at: float) -> int:
+        nonlocal now
+        now = at
+        assert [client.get("/readyz").status_code for _ in range(20)] == [200] * 20
+        return queries.count("SELECT 1")
+
+    assert asked_after_probes(1000.0) == 1
+    assert asked_after_probes(1000.999) == 1
+    assert asked_after_probes(1001.0) == 2
+    assert asked_after_probes(1001.5) == 2
+    assert asked_after_probes(1002.0) == 3
 
 
 def test_a_view_sees_its_own_session(make_app: Callable[..., Flask]) -> None:
