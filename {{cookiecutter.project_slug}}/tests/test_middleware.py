@@ -68,7 +68,10 @@ def test_a_failed_request_has_its_id_on_the_response_and_in_the_log(
     (exception,) = [record for record in caplog.records if record.exc_info]
     (access,) = access_lines.records()
     assert exception.request_id == access["request_id"] == "trace-boom"  # type: ignore[attr-defined]
-    assert (access["status"], access["message"]) == (500, access["message"])
+    assert (access["status"], access["path"]) == (500, "/test/boom")
+    assert access["message"] == (
+        f"GET /test/boom 500 {access['duration_ms']}ms client=127.0.0.1 origin=-"
+    )
     assert logs.request_id.get() == "-"  # nothing leaks into the next request
 
 
