@@ -1,5 +1,5 @@
 import pytest
-from flask import Flask
+from flask import Flask, session
 from flask.testing import FlaskClient
 
 from service import health
@@ -57,6 +57,18 @@ def test_hsts_only_over_https(client: FlaskClient) -> None:
 
 
 def test_session_cookie_is_secure_httponly_and_same_site(app: Flask) -> None:
-    assert app.config["SESSION_COOKIE_SECURE"] is True
-    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
-    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    @app.post("/test/login")
+    def login() -> dict[str, bool]:
+        session["user"] = "ada"
+        return {"ok": True}
+
+    response = app.test_client().post("/test/login", base_url="https://localhost")
+    (cookie,) = response.headers.getlist("Set-Cookie")
+    name_and_value, *attributes = (part.strip() for part in cookie.split(";"))
+    assert name_and_value.startswith("session=")
+    found = {attribute.partition("=")[0].lower(): attribute for attribute in attributes}
+    assert [found.get(name) for name in ("secure", "httponly", "samesite")] == [
+        "Secure",
+        "HttpOnly",
+        "SameSite=Lax",
+    ]
