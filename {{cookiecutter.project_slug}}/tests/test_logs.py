@@ -13,7 +13,12 @@ from service import logs
 
 
 @pytest.fixture
-def log_file(tmp_path: Path) -> Iterator[tuple[Path, logs.BatchedLines]]:
+def log_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Path, logs.BatchedLines]]:
+    """A handler on a file that writes only when the test calls flush(): its writer thread
+    waits FLUSH_SECONDS between batches, set past the test's end before the thread starts."""
+    monkeypatch.setattr(logs, "FLUSH_SECONDS", 3600)
     path = tmp_path / "app.log"
     handler = logs.BatchedLines(path)
     yield path, handler
@@ -49,31 +54,59 @@ def wait_for(path: Path, text: str, seconds: float) -> float:
     return time.monotonic() - started
 
 
-def test_lines_are_written_within_the_flush_interval(
-    log_file: tuple[Path, logs.BatchedLines],
-) -> None:
-    path, handler = log_file
-    for number in range(100):
-        handler.handle(record(f"line {number}"))
-    wait_for(path, "line 99\n", logs.FLUSH_SECONDS + 1)
-    assert path.read_text().splitlines() == [f"line {number}" for number in range(100)]
+class LineAtEachWait:
+    """Stands in for a handler's `due` event. As each of the writer thread's first waits
+    begins, it counts the lines in the file, then logs one more: the worst moment to log,
+    a whole wait before the next batch is written."""
+
+    def __init__(self, handler: logs.BatchedLines, path: Path, lines: int) -> None:
+        self.handler, self.due, self.path, self.lines = handler, handler.due, path, lines
+        self.timeouts: list[float | None] = []
+        self.in_file: list[int] = []  # lines in the file as each wait began
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.in_file.append(self.path.read_text().count("\n"))
+        self.timeouts.append(timeout)
+        if len(self.timeouts) <= self.lines:
+            self.handler.handle(record(f"line {len(self.timeouts)}"))
+        return self.due.wait(timeout)
+
+    def set(self) -> None:
+        self.due.set()
+
+    def clear(self) -> None:
+        self.due.clear()
+
+
+def test_lines_are_written_within_the_flush_interval(tmp_path: Path) -> None:
+    """A line that no one flushes is written when the writer thread's wait of FLUSH_SECONDS
+    ends. Counted in the writer's own waits, not in wall time, which a loaded machine
+    stretches: the line logged as a wait begins is in the file when the next one begins."""
+    path = tmp_path / "app.log"
+    handler = logs.BatchedLines(path)
+    waits = LineAtEachWait(handler, path, lines=3)
+    handler.due = waits  # type: ignore[assignment]  # from the writer's next wait on
+    try:
+        deadline = time.monotonic() + 30  # a ceiling, far past four waits of 0.2 s
+        while len(waits.in_file) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert waits.in_file[:4] == [0, 1, 2, 3]
+        assert set(waits.timeouts) == {logs.FLUSH_SECONDS}
+        assert path.read_text().splitlines() == ["line 1", "line 2", "line 3"]
+    finally:
+        handler.close()
 
 
 def test_a_warning_is_written_at_once_other_lines_in_the_next_batch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    log_file: tuple[Path, logs.BatchedLines],
 ) -> None:
-    monkeypatch.setattr(logs, "FLUSH_SECONDS", 30)  # no batch falls due during the test
-    path = tmp_path / "app.log"
-    handler = logs.BatchedLines(path)
-    try:
-        handler.handle(record("request answered"))
-        time.sleep(0.5)
-        assert path.read_text() == "", "an INFO line was written before its batch was due"
-        handler.handle(record("disk almost full", logging.WARNING))
-        wait_for(path, "disk almost full", seconds=5)
-        assert path.read_text() == "request answered\ndisk almost full\n"
-    finally:
-        handler.close()
+    path, handler = log_file  # no batch falls due during the test
+    handler.handle(record("request answered"))
+    time.sleep(0.5)
+    assert path.read_text() == "", "an INFO line was written before its batch was due"
+    handler.handle(record("disk almost full", logging.WARNING))
+    wait_for(path, "disk almost full", seconds=30)
+    assert path.read_text() == "request answered\ndisk almost full\n"
 
 
 def test_each_write_is_whole_lines_of_at_most_4_kib(
