@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import hypothesis
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -43,6 +44,13 @@ TEST_ENVIRON = {
 def in_ci() -> bool:
     """CI services set CI (GitHub: "true", others: "1", "yes", ...)."""
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+# In CI, Hypothesis tries the same examples on every run (derived from each test), so a
+# failure there fails again when the job is re-run, and locally with CI=1.
+hypothesis.settings.register_profile("ci", derandomize=True)
+if in_ci():
+    hypothesis.settings.load_profile("ci")
 
 
 def require(available: object, what: str, install_hint: str) -> None:
