@@ -30,7 +30,7 @@ from tests.conftest import (
     raw_request,
     waitress_command,
 )
-from tests.support import require_tool
+from tests.support import access_log, require_tool
 
 # The fault app plus a route whose work is a database query of `seconds`.
 QUERY_ROUTE = """
@@ -116,7 +116,8 @@ def serve(
         project = db_projects(launcher)
         database = f"service_{uuid.uuid4().hex[:12]}"
         url = cluster.create_database(database)  # type: ignore[attr-defined]
-        settings = {"WORKERS": WORKERS, "DB_MAX_CONNECTIONS": str(BUDGET), **env}
+        settings = {"WORKERS": WORKERS, "DB_MAX_CONNECTIONS": str(BUDGET), "LOG_FORMAT": "json"}
+        settings |= env
         server = launch(project, LAUNCHERS[launcher][1], DATABASE_URL=url, **settings)
         server.wait_healthy(seconds=30)
         return server, database
@@ -149,6 +150,16 @@ def peak_connections(cluster: object, database: str) -> Iterator[list[int]]:
     finally:
         done.set()
         sampler.join(timeout=10)
+
+
+def queries_answered(server: Launched, status: int) -> list[float]:
+    """The milliseconds each GET of /test/query answered with `status` took, in the
+    service's own access log."""
+    return [
+        record["duration_ms"]
+        for record in access_log(server.output())
+        if (record["method"], record["path"], record["status"]) == ("GET", "/test/query", status)
+    ]
 
 
 def wait_for_queries(cluster: object, database: str, seconds: float = 20) -> None:
@@ -197,7 +208,12 @@ def test_the_database_stopping_mid_burst_is_answered_and_then_recovered(
     url = f"http://127.0.0.1:{server.port}/test/query?seconds=0.2"
     running = burst(server.project, url, pages=30, parallel=8, timeout=5)
     wait_for_queries(own_cluster, database)
-    time.sleep(0.5)  # a few rounds of queries finish first
+    # A few rounds of queries answered first.
+    deadline = time.monotonic() + 20
+    while len(queries_answered(server, 200)) < 16:
+        assert running.poll() is None, "the burst ended before the database stopped"
+        assert time.monotonic() < deadline, "no 16 queries answered within 20 s"
+        time.sleep(0.02)
     own_cluster.stop("fast")  # type: ignore[attr-defined]
     summary = finish_burst(running)
     print(f"{launcher}, database stopped mid-burst: {summary}")
@@ -222,14 +238,30 @@ def test_an_exhausted_pool_answers_503_within_its_timeout(
     serve: Callable[..., tuple[Launched, str]], burst: Callable[..., Burst], cluster: object
 ) -> None:
     """A budget of 2 (one pooled connection, one for /readyz) and 0.5 s queries: the
-    requests that cannot get the connection within DB_POOL_TIMEOUT get a 503; no
-    preflight fails and nothing waits for the client's timeout."""
+    requests that cannot get the connection within DB_POOL_TIMEOUT get a 503, each soon
+    after that timeout; no preflight fails and nothing waits for the client's timeout."""
     server, _ = serve(
-        "gunicorn-gthread", cluster, WORKERS="1", DB_MAX_CONNECTIONS="2", DB_POOL_TIMEOUT="1"
+        "gunicorn-gthread",
+        cluster,
+        WORKERS="1",
+        DB_MAX_CONNECTIONS="2",
+        DB_POOL_TIMEOUT=str(POOL_TIMEOUT),
     )
     url = f"http://127.0.0.1:{server.port}/test/query?seconds=0.5"
     summary = finish_burst(burst(server.project, url, pages=4, parallel=8, timeout=5))
-    print(f"pool of 1, 0.5 s queries: {summary}")
+    # One process: this request's access line follows every line of the burst.
+    raw_request(server.port, "GET", "/healthz", **{"X-Request-ID": "after-the-burst"})
+    server.wait_for_output("after-the-burst")
+    refused = queries_answered(server, 503)
+    print(f"pool of 1, 0.5 s queries: {summary}; 503s after {sorted(refused)} ms")
     assert set(summary["failures"]) == {"GET status 503"}, summary
     assert summary["failed_pairs"] < summary["pairs"], "no request got the connection"
     assert summary["seconds"] < 5, summary
+    # Each 503 once the pool's timeout ran out, not sooner and not much later.
+    assert len(refused) == summary["failed_pairs"], refused
+    assert all(POOL_TIMEOUT * 1000 <= ms < (POOL_TIMEOUT + 1) * 1000 for ms in refused), refused
+
+
+# DB_POOL_TIMEOUT for the exhausted pool (seconds): a 503 comes this long after the
+# request asked for a connection, plus at most a second for the rest of its work.
+POOL_TIMEOUT = 1
