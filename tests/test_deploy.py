@@ -138,10 +138,12 @@ def start_sh_in(answers: dict[str, object]) -> bool:
 
 def graceful_timeout(project: Path) -> int:
     """Seconds the server lets in-flight requests finish: Gunicorn's or Granian's default
-    GRACEFUL_TIMEOUT, as service/settings.py states it; 0 for Waitress, which stops at once."""
-    config = (project / "service/settings.py").read_text()
-    found = re.search(r'"GRACEFUL_TIMEOUT": "(\d+)"', config)
-    if found is None and not (project / "gunicorn.conf.py").exists():
+    GRACEFUL_TIMEOUT, as .env.example shows service/settings.py's declaration (the baked
+    suite checks the two agree); 0 for Waitress, which stops at once."""
+    example = (project / ".env.example").read_text()
+    found = re.search(r"^# GRACEFUL_TIMEOUT=(\d+)$", example, re.MULTILINE)
+    if not (project / "start.sh").exists():
+        assert found is None, "a Waitress-only bake has no GRACEFUL_TIMEOUT"
         return 0
     assert found, "GRACEFUL_TIMEOUT default not found"
     return int(found.group(1))
