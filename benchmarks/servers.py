@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.util
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +23,11 @@ from typing import Any
 
 import cputime
 from dotenv import dotenv_values
+
+# The template's tests share these with the benchmark: a free port as the generated suite
+# finds one, and loading a baked project's own test helpers.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support import free_port, load_module
 
 PYTHON = sys.executable
 STARTUP_SECONDS = 30
@@ -161,35 +163,6 @@ def on_database(setup: Setup) -> Setup:
     )
 
 
-def free_port() -> int:
-    """A loopback port no socket holds now, below the kernel's ephemeral range.
-
-    Binding port 0 would give a port from that range, which the kernel also hands out as
-    the source port of client sockets: polling it before the server listens could then
-    connect the poller to itself, and it would read back its own request.
-    """
-    low, high = ephemeral_ports()
-    below, above = range(max(1024, low - 16384), low), range(high + 1, 65536)
-    candidates = below if len(below) >= len(above) else above
-    for port in random.sample(candidates, min(200, len(candidates))):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {candidates}")
-
-
-def ephemeral_ports() -> tuple[int, int]:
-    """The kernel's range for client source ports (Linux), else IANA's (Windows, macOS)."""
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-    except OSError:  # not Linux
-        return 49152, 65535
-    return int(low), int(high)
-
-
 def shipped_environment(project: Path) -> dict[str, str]:
     """This environment without the variables the baked .env sets: the shipped values
     apply unless the benchmark overrides them on purpose."""
@@ -294,14 +267,7 @@ def postgres(project: Path, max_connections: int) -> Iterator[Any]:
     start theirs (its tests/postgres.py: a Cluster with .url() and .create_database());
     always stopped and deleted. Needs the server binaries (Debian: apt-get install postgresql).
     """
-    spec = importlib.util.spec_from_file_location(
-        "baked_postgres", project / "tests" / "postgres.py"
-    )
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"no tests/postgres.py in {project}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
+    module = load_module(project / "tests" / "postgres.py", "baked_postgres")
     with module.throwaway_cluster(free_port(), max_connections) as cluster:
         yield cluster
 

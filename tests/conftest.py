@@ -6,7 +6,6 @@ import contextlib
 import http.client
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -24,7 +23,7 @@ import pytest
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+from tests.support import TEMPLATE_DIR, free_port
 
 
 def default_answers() -> dict[str, object]:
@@ -126,35 +125,6 @@ def tool(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: uv sync")
     return found
-
-
-def free_port() -> int:
-    """A loopback port no socket holds now, below the kernel's ephemeral range.
-
-    Binding port 0 would give a port from that range, which the kernel also hands out as
-    the source port of client sockets: polling it before the server listens could then
-    connect the poller to itself, and it would read back its own request.
-    """
-    low, high = ephemeral_ports()
-    below, above = range(max(1024, low - 16384), low), range(high + 1, 65536)
-    candidates = below if len(below) >= len(above) else above
-    for port in random.sample(candidates, min(200, len(candidates))):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {candidates}")
-
-
-def ephemeral_ports() -> tuple[int, int]:
-    """The kernel's range for client source ports (Linux), else IANA's (Windows, macOS)."""
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-    except OSError:  # not Linux
-        return 49152, 65535
-    return int(low), int(high)
 
 
 @dataclass

@@ -7,11 +7,35 @@ what to install on a laptop, a failure under CI, where every tool is installed.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
+import sys
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+# The generated project's source: its files without template syntax load from here too.
+PROJECT_SOURCE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """The Python file at `path` (a baked project's, or one of PROJECT_SOURCE's files that
+    holds no template syntax) as module `name`: one copy, shipped and used here."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no Python module at {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # a dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+# A free port on 127.0.0.1, as the generated suite finds one.
+free_port = load_module(PROJECT_SOURCE / "tests" / "ports.py", "generated_ports").free_port
 
 # The values of CI that mean "not under CI" (any case); anything else, "1" or "true"
 # included, is CI.

@@ -8,8 +8,6 @@ tests/postgres.py, loaded from a bake), so both suites start PostgreSQL the same
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import sys
 import threading
 import time
 import uuid
@@ -30,7 +28,7 @@ from tests.conftest import (
     raw_request,
     waitress_command,
 )
-from tests.support import access_log, require_tool
+from tests.support import access_log, load_module, require_tool
 
 # The fault app plus a route whose work is a database query of `seconds`.
 QUERY_ROUTE = """
@@ -78,11 +76,7 @@ def db_projects(cookies_session) -> Callable[[str], Path]:
 def postgres(db_projects: Callable[[str], Path]) -> ModuleType:
     """The baked project's tests/postgres.py; skipped (failed under CI) without a server."""
     path = db_projects("gunicorn-gthread") / "tests" / "postgres.py"
-    spec = importlib.util.spec_from_file_location("baked_postgres", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks itself up there
-    spec.loader.exec_module(module)
+    module = load_module(path, "baked_postgres")
     require_tool(
         module.binaries() is not None,
         "PostgreSQL (initdb, pg_ctl)",
