@@ -121,12 +121,13 @@ def test_reload_during_a_burst_loses_no_request(
 
 @pytest.mark.parametrize("launcher", MULTIPROCESS)
 def test_graceful_stop_finishes_accepted_requests(
-    launch_fault_app: Callable[..., Launched], launcher: str
+    launch_fault_app: Callable[..., Launched], launcher: str, request: pytest.FixtureRequest
 ) -> None:
     server = launch_fault_app(launcher, WORKERS=str(WORKERS))
     server.wait_healthy(seconds=15)
     # A kept-alive connection, as a load balancer's health checker holds one.
     checker = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    request.addfinalizer(checker.close)
     checker.request("GET", "/readyz")
     first = checker.getresponse()
     first.read()
@@ -154,12 +155,14 @@ def test_graceful_stop_finishes_accepted_requests(
         wait_until(lambda: all_accepted() and all_accepted(), 15, "40 requests accepted")
         stopped_at = time.monotonic()
         os.kill(server.process.pid, signal.SIGTERM)
-        # The checker must see the stop while the accepted requests still run.
-        readiness = ready_after_stop(checker)
-        while readiness == "200" and not any(request.done() for request in requests):
-            time.sleep(0.02)
+        # The checker must see the stop while the accepted requests still run. It asks
+        # every CHECK_SECONDS, as health checkers do: between checks its connection is
+        # idle, and a server that stops closes idle connections.
+        readiness = "200"
+        while readiness == "200" and not any(future.done() for future in requests):
+            time.sleep(CHECK_SECONDS)
             readiness = ready_after_stop(checker)
-        statuses = [request.result() for request in requests]
+        statuses = [future.result() for future in requests]
     exit_code = server.process.wait(timeout=35)
     stop_seconds = time.monotonic() - stopped_at
     completed = statuses.count(200)
@@ -178,6 +181,8 @@ def test_graceful_stop_finishes_accepted_requests(
 # Seconds each request of the graceful stop test runs: its stop and the drain it shows a
 # health checker come while they do.
 IN_FLIGHT_SECONDS = 3
+# Seconds between the health checker's requests after the stop.
+CHECK_SECONDS = 0.25
 
 
 def waiting_in_the_kernel(port: int) -> int:
