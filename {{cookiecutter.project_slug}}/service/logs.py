@@ -67,8 +67,10 @@ class BatchedLines(logging.Handler):
         # The writer takes no signals, so a stop signal for the process always reaches the
         # main thread, which runs the handlers (a new thread inherits the signal mask).
         unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-        writer.start()
-        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+        try:
+            writer.start()
+        finally:  # a thread that fails to start must not leave this one deaf to signals
+            signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

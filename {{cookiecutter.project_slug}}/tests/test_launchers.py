@@ -148,7 +148,8 @@ def wait_until_healthy(server: Server) -> None:
             if get(server.url + "/healthz")[0] == 200:
                 return
         except OSError:
-            time.sleep(0.1)
+            pass  # not listening yet
+        time.sleep(0.1)
     pytest.fail(f"no answer on /healthz within {STARTUP_SECONDS} s:\n{server.output()}")
 
 
