@@ -64,16 +64,16 @@ def post_worker_init(worker: Any) -> None:
 
 
 # Seconds Linux keeps a connection that has sent nothing before a worker accepts it
-# anyway (it rounds up, to 15 s): longer than a browser keeps a preconnected socket unused.
+# anyway (it rounds up, to about 15 s): longer than a browser keeps a preconnect unused.
 DEFER_ACCEPT_SECONDS = 10
 
 
 def accept_once_data_arrives(listeners: list[Any]) -> None:
     """A gthread worker gives each connection it accepts a thread, which waits up to 5 s
-    for the request (https://github.com/benoitc/gunicorn/issues/3634). Linux accepts a
-    connection only once its request has arrived (as web servers' deferred accept does), so no
-    thread waits on a client still sending or on a browser's unused preconnect. macOS has
-    no such option: there, threads wait."""
+    for the request (https://github.com/benoitc/gunicorn/issues/3634). Linux can accept a
+    connection only once its request has arrived (a deferred accept), so no thread waits
+    on a client still sending or on a browser's unused preconnect. macOS has no such
+    option: there, threads wait."""
     for listener in listeners:
         if hasattr(socket, "TCP_DEFER_ACCEPT") and listener.sock.family != socket.AF_UNIX:
             listener.sock.setsockopt(
