@@ -169,6 +169,9 @@ def test_plain_gthread_still_deadlocks_on_quit_inside_submit(
         main_thread = dump.rpartition("Current thread")[2]
         if "in shutdown" in main_thread and "in submit" in main_thread:
             assert f"Worker exiting (pid: {worker})" not in server.output()
+            # A graceful stop would wait on the deadlocked worker: end them all now.
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait()
             return
     pytest.fail(f"no stack showed the deadlock within 20 s:\n{server.output()}")
 
