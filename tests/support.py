@@ -47,6 +47,14 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in NOT_CI
 
 
+def nested_pytest(basetemp: Path) -> list[str]:
+    """pytest's options for a generated suite run inside this one: quiet, no cache written
+    into the project, and a --basetemp of its own. Sessions that share
+    /tmp/pytest-of-<user> prune each other's numbered directories when they exit; under
+    xdist one removed a directory another session was still writing in, and failed."""
+    return ["-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}"]
+
+
 def require_tool(available: bool, what: str, install_hint: str) -> None:
     """Go on when `available`; otherwise skip with one line naming what to install, or
     fail under CI, where a skipped test would pass without checking anything."""

@@ -19,6 +19,7 @@ from tests.conftest import (
     text_files,
     tool,
 )
+from tests.support import nested_pytest
 
 ALWAYS = {
     "app.py",
@@ -178,11 +179,11 @@ def test_start_sh_is_executable(baked: Path, answers: dict[str, object]) -> None
     assert (baked / "start.sh").stat().st_mode & stat.S_IXUSR
 
 
-def test_generated_suite_passes(baked: Path, answers: dict[str, object]) -> None:
+def test_generated_suite_passes(baked: Path, answers: dict[str, object], tmp_path: Path) -> None:
     if not runs_generated_suite(answers):
         pytest.skip("pairwise: the suite runs in another bake, or in test_install.py")
     # The template suite's interpreter already has every generated dependency.
-    result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], baked)
+    result = run([sys.executable, "-m", "pytest", *nested_pytest(tmp_path / "pytest")], baked)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Launched, run, tool
+from tests.support import nested_pytest
 
 START_SH, WAITRESS = ["./start.sh"], [".venv/bin/python", "wsgi.py"]
 # (answers, installer, launcher as the README starts it, a path that must answer 200)
@@ -97,6 +98,6 @@ def test_bake_installs_from_its_own_files_and_starts(
     assert server.get(path)[0] == 200
     if case in SUITE:
         runner = [tool("uv"), "run", "pytest"] if installer == "uv" else [python, "-m", "pytest"]
-        suite = run([*runner, "-q", "-p", "no:cacheprovider"], clone)
+        suite = run([*runner, *nested_pytest(tmp_path / "pytest")], clone)
         assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-2000:]
     print(f"{case}: installed with {installer} from a fresh clone, {path} answered")
