@@ -239,7 +239,8 @@ ABSENT_UNLESS: dict[str, tuple[str, Callable[[Answers], bool]]] = {
     "github actions": (r"github actions|\.github\b|dependabot", answer("include_github_actions")),
 }
 # The answers file records every answer, shipped or not: it is how a project is baked again.
-NOT_SEARCHED = {".cookiecutter.json"}
+# .env holds a random key, which spells "k8s" or "waitress" now and then (CI, 2026-12-03).
+NOT_SEARCHED = {".cookiecutter.json", ".env"}
 # A bake may name the answer that would add what it lacks (README, "Deploy").
 ANSWER_NAME = re.compile(r"\binclude_\w+")
 # Named on purpose, (file, term): git reads .gitattributes in the template repository too,
