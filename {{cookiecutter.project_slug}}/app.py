@@ -5,24 +5,58 @@
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from apiflask import APIFlask
 from flask_orjson import OrjsonProvider
-from orjson import OPT_APPEND_NEWLINE, OPT_NAIVE_UTC, OPT_NON_STR_KEYS, OPT_SORT_KEYS
+from orjson import (
+    OPT_APPEND_NEWLINE,
+    OPT_INDENT_2,
+    OPT_NAIVE_UTC,
+    OPT_NON_STR_KEYS,
+    OPT_SORT_KEYS,
+)
 
-from service import api, {% if database %}db, {% endif %}errors, health{% if metrics %}, metrics{% endif %}{% if database %}, notes{% endif %}
+from service import api, {% if database %}db, {% endif %}errors, health{% if metrics %}, metrics{% endif %}{% if database %}, notes{% endif %}, openapi
 from service.middleware import Middleware
 from service.sessions import CookieSessions
 from service.settings import SettingsError, load_settings
+
+# The API's version in openapi.json: raise it when a change breaks existing clients.
+API_VERSION = "1.0.0"
+
+
+class JSON(OrjsonProvider):
+    """orjson, honouring `indent` (OrjsonProvider ignores it), so that `flask spec` writes
+    openapi.json indented, one value per line, for diffs a reviewer can read."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        if kwargs.pop("indent", None):
+            option = kwargs.get("option") or self.option or 0
+            kwargs["option"] = option & ~OPT_APPEND_NEWLINE | OPT_INDENT_2
+        return super().dumps(obj, **kwargs)
 
 
 def create_app(
     test_config: Mapping[str, Any] | None = None,
     *,
     environ: Mapping[str, str | None] | None = None,
-) -> Flask:
-    """Build the app from the environment (or `environ`), then apply `test_config`."""
-    settings = load_settings(environ)
-    app = Flask(__name__)
+) -> APIFlask:
+    """Build the app from the environment (or `environ`), then apply `test_config`.
+
+    What only serving needs (REQUIRED in service/settings.py) is checked where servers
+    start, in gunicorn.conf.py and wsgi.py: `flask --app app spec` describes the API from
+    a clean checkout, without secrets.
+    """
+    settings = load_settings(environ, serving=False)
+    app = APIFlask(
+        __name__,
+        title={{ cookiecutter.project_name | tojson }},
+        version=API_VERSION,
+        # API_DOCS=true serves the document and a docs page; openapi.json is committed.
+        spec_path=openapi.SPEC_PATH if settings.api_docs else None,
+        docs_path=None,
+        # Every error keeps the service's JSON body (service/errors.py).
+        json_errors=False,
+    )
     if app.debug:
         app.logger.warning("FLASK_DEBUG is ignored: the debugger never runs in this service")
 
@@ -47,7 +81,7 @@ def create_app(
     # cost every small request pays (profiled in the template). Sorted keys and a final
     # newline as Flask writes; unlike Flask, ISO 8601 dates, and integers past 64 bits
     # arrive as floats (JavaScript cannot hold them either).
-    app.json = OrjsonProvider(app)
+    app.json = JSON(app)
     app.json.option = OPT_SORT_KEYS | OPT_APPEND_NEWLINE | OPT_NON_STR_KEYS | OPT_NAIVE_UTC
 
     # A preflight answered with a redirect fails in the browser as a CORS error, so
@@ -56,6 +90,7 @@ def create_app(
     app.session_interface = CookieSessions()
 
     errors.init_app(app)
+    openapi.init_app(app, serve_docs=settings.api_docs)
 {%- if database %}
     db.init_app(app, settings)
 {%- endif %}

@@ -6,11 +6,15 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from service.settings import REQUIRED
+
 config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 log = logging.getLogger("alembic.env")
 
+if current_app.config["SETTINGS"].database_url is None:
+    raise SystemExit(f"error: DATABASE_URL is not set: {REQUIRED['DATABASE_URL']}")
 db = current_app.extensions["migrate"].db
 
 

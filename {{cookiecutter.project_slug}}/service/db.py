@@ -88,18 +88,20 @@ database_ready = Readiness()
 
 
 def init_app(app: Flask, settings: Settings) -> None:
+    migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"))
+    app.register_error_handler(PoolTimeout, unavailable)
+    app.register_error_handler(OperationalError, unavailable)
+    if settings.database_url is None:
+        return  # `flask --app app spec` needs no database; servers refuse to start without
     # Engines are created here, in each worker process (no server here loads the app
     # before it forks), and open connections only when a request needs one.
     app.config["SQLALCHEMY_DATABASE_URI"] = settings.database_url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings, settings.db_pool_size)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"))
+    app.teardown_request(end_session)
     statement_timeout = f"-c statement_timeout={READY_STATEMENT_TIMEOUT_MS}"
     ready_options = engine_options(settings, 1, options=statement_timeout)
     database_ready.use(create_engine(settings.database_url, **ready_options))
-    app.register_error_handler(PoolTimeout, unavailable)
-    app.register_error_handler(OperationalError, unavailable)
-    app.teardown_request(end_session)
 
 
 def unavailable(error: SQLAlchemyError) -> Response:

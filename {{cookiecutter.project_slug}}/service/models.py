@@ -3,7 +3,6 @@
 """
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import DateTime, String, func
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,6 +20,3 @@ class Note(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     text: Mapped[str] = mapped_column(String(NOTE_LENGTH))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "text": self.text, "created_at": self.created_at}

@@ -95,10 +95,9 @@ def is_origin(item: str) -> bool:
     return item == "*" or ORIGIN.fullmatch(item) is not None
 
 
-def given(raw: object) -> str:
-    if not raw:
-        raise ValueError("is not set")
-    return str(raw)
+def given(raw: object) -> str | None:
+    # Empty is unset: load_settings() refuses to serve without it.
+    return str(raw) if raw else None
 
 
 def host_name(raw: object) -> str:
@@ -157,11 +156,11 @@ def pool_size(raw: object) -> int | str:
     return "auto" if str(raw).strip().lower() == "auto" else whole(1)(raw)
 
 
-def database_url(raw: object) -> URL:
-    """DATABASE_URL as providers hand it out, with the psycopg 3 driver. Errors show the
-    URL with its password masked."""
-    if isinstance(raw, URL):
-        return raw
+def database_url(raw: object) -> URL | None:
+    """DATABASE_URL as providers hand it out, with the psycopg 3 driver; empty is unset.
+    Errors show the URL with its password masked."""
+    if isinstance(raw, URL) or not raw:
+        return raw or None
     try:
         url = make_url(str(raw))
     except ArgumentError:
@@ -185,7 +184,7 @@ Positive = Annotated[int, BeforeValidator(whole(1))]
 Count = Annotated[int, BeforeValidator(whole(0))]
 Port = Annotated[int, BeforeValidator(whole(1, 65535))]
 Host = Annotated[str, BeforeValidator(host_name)]
-Secret = Annotated[str, BeforeValidator(given)]
+Secret = Annotated[str | None, BeforeValidator(given)]
 ORIGINS_FORM = "'*' or origins like https://app.example.com:8443, without a path"
 Origins = Annotated[tuple[str, ...], NoDecode, BeforeValidator(listed(is_origin, ORIGINS_FORM))]
 HEADERS_FORM = "comma-separated header names"
@@ -207,7 +206,7 @@ Processes = Annotated[int, BeforeValidator(processes)]
 {%- endif %}
 {%- if database %}
 PoolSize = Annotated[int | Literal["auto"], BeforeValidator(pool_size)]
-DatabaseURL = Annotated[URL, NoDecode, BeforeValidator(database_url)]
+DatabaseURL = Annotated[URL | None, NoDecode, BeforeValidator(database_url)]
 {%- endif %}
 
 
@@ -223,14 +222,16 @@ class Settings(BaseSettings):
     )
 
     secret_key: Secret = Field(
+        None,
         description="Signs sessions and tokens: long, random, secret. "
-        "The service refuses to start without it."
+        "The service refuses to start without it.",
     )
 {%- if database %}
     database_url: DatabaseURL = Field(
+        None,
         description="The PostgreSQL database, as providers hand it out: "
         "`postgresql://user:password@host:port/dbname` (`postgres://` too; `?host=/path` "
-        "for a Unix socket). Checked at start; errors never show the password."
+        "for a Unix socket). Checked at start; errors never show the password.",
     )
 {%- endif %}
     host: Host = Field(
@@ -291,6 +292,11 @@ class Settings(BaseSettings):
         1048576,
         description="Largest request body in bytes; larger ones get a JSON 413 before a view "
         "reads them.",
+    )
+    api_docs: bool = Field(
+        False,
+        description="Serve the OpenAPI document at `/openapi.json` and its docs page at "
+        "`/docs`; off, both answer 404 (the document is committed as openapi.json).",
     )
     forwarded_allow_ips: Addresses = Field(
         "127.0.0.1",
@@ -458,28 +464,40 @@ def env_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-# Each setting's default as the environment spells it, and those with none: the service
-# refuses to start without them.
+# The settings the service refuses to start without, and what to do about each. Only
+# serving needs them: `flask --app app spec` and the tests' apps start without.
+REQUIRED = {
+    "SECRET_KEY": "put a long random value in the environment or .env, e.g. from: "  # nosec B105
+    'python -c "import secrets; print(secrets.token_urlsafe(48))"',
+{%- if database %}
+    "DATABASE_URL": "put postgresql://user:password@host:port/dbname in the environment or .env",
+{%- endif %}
+}
+# Each other setting's default, as the environment spells it.
 DEFAULTS = {
     name.upper(): env_text(field.default)
     for name, field in Settings.model_fields.items()
-    if not field.is_required()
+    if name.upper() not in REQUIRED
 }
-REQUIRED = tuple(
-    name.upper() for name, field in Settings.model_fields.items() if field.is_required()
-)
 
 
-def load_settings(environ: Mapping[str, str | None] | None = None) -> Settings:
-    """The settings in `environ` (default: `.env` overlaid by the real environment)."""
+def load_settings(
+    environ: Mapping[str, str | None] | None = None, *, serving: bool = True
+) -> Settings:
+    """The settings in `environ` (default: `.env` overlaid by the real environment); to
+    serve, the REQUIRED ones must be set."""
     if environ is None:
         values = {**DotEnvSettingsSource(Settings)(), **EnvSettingsSource(Settings)()}
     else:
         values = {name.lower(): value for name, value in environ.items() if value is not None}
     try:
-        return Settings(**values)
+        settings = Settings(**values)
     except ValidationError as error:
         raise SettingsError(one_line(error)) from None
+    for name, hint in REQUIRED.items():
+        if serving and getattr(settings, name.lower()) is None:
+            raise SettingsError(f"{name} is not set: {hint}")
+    return settings
 
 
 def one_line(error: ValidationError) -> str:
@@ -489,8 +507,6 @@ def one_line(error: ValidationError) -> str:
         return str(problem["ctx"]["error"])
     name = str(problem["loc"][0]).upper()
     value = problem.get("input")
-    if problem["type"] == "missing" or (name in REQUIRED_HINTS and not value):
-        return f"{name} is not set: {REQUIRED_HINTS[name]}"
     if problem["type"] == "bool_parsing":
         reason = "must be true or false"
     elif problem["type"] == "literal_error":
@@ -500,13 +516,3 @@ def one_line(error: ValidationError) -> str:
     if NAMED.match(reason):  # a check that weighs several settings names them itself
         return reason
     return f"{name} {reason}" if "(got " in reason else f"{name} {reason} (got {value!r})"
-
-
-# What to do about a required setting that is missing (bandit: advice, not a password).
-REQUIRED_HINTS = {
-    "SECRET_KEY": "put a long random value in the environment or .env, e.g. from: "  # nosec B105
-    'python -c "import secrets; print(secrets.token_urlsafe(48))"',
-{%- if database %}
-    "DATABASE_URL": "put postgresql://user:password@host:port/dbname in the environment or .env",
-{%- endif %}
-}

@@ -13,12 +13,6 @@ from flask.testing import FlaskClient
 # FLASK_DEBUG and friends from the developer's shell must not change what is tested.
 for name in [name for name in os.environ if name.startswith("FLASK_")]:
     del os.environ[name]
-# app.py builds `app` when imported; without a .env (as in CI) it needs a key to do so.
-os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
-{%- if database %}
-# ... and a database URL (nothing connects until a request needs it).
-os.environ.setdefault("DATABASE_URL", "postgresql://test@127.0.0.1:9/test")
-{%- endif %}
 
 from app import create_app  # noqa: E402  (the environment above must be set first)
 {%- if database %}

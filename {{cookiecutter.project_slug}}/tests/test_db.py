@@ -124,10 +124,10 @@ def test_notes_are_created_and_listed_newest_first(make_app: Callable[..., Flask
 
 
 @pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": 5}, {"text": "x" * 501}, ["x"]])
-def test_a_bad_note_is_a_json_400(make_app: Callable[..., Flask], body: object) -> None:
+def test_a_bad_note_is_a_json_422(make_app: Callable[..., Flask], body: object) -> None:
     response = make_app().test_client().post("/api/notes", json=body)
-    assert response.status_code == 400
-    assert response.json["status"] == 400
+    assert response.status_code == 422
+    assert response.json["status"] == 422
 
 
 def test_an_exhausted_pool_answers_503_within_the_pool_timeout(
