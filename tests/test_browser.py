@@ -452,3 +452,22 @@ def test_shipped_cors_check_page_reports_success_and_the_reason_for_failure(
     assert f"FAIL: {PARALLEL * ROUNDS} of {PARALLEL * ROUNDS} requests failed" in text
     assert "TypeError: Failed to fetch" in text
     assert f"CORS_ORIGINS lists {site.refused_origin}" in text
+
+
+def test_docs_page_renders_under_its_own_policy(
+    launch: Callable[..., Launched],
+    open_tab: Callable[[str], Tab],
+    fault_projects: Callable[[str], Path],
+) -> None:
+    """API_DOCS=true: Swagger UI, from the service's own files, lists every operation of
+    openapi.json, and its content security policy refuses nothing it needs (a refusal
+    is a console error)."""
+    service = start(launch, fault_projects("gunicorn"), "gunicorn", API_DOCS="true")
+    tab = open_tab(service.url + "/docs")
+
+    tab.page.wait_for_selector(".opblock")
+    shown = tab.page.locator(".opblock-summary-path").all_inner_texts()
+
+    print(f"docs page: {len(shown)} operations, console {tab.console}")
+    assert {"/api/hello", "/api/echo", "/healthz", "/readyz"} <= set(shown)
+    assert not tab.errors(), tab.errors()
