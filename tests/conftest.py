@@ -127,6 +127,28 @@ def tool(name: str) -> str:
     return found
 
 
+# Each server's launcher as users start it (the README's command), run from a bake's folder.
+SHIPPED_START = {
+    "gunicorn": ["./start.sh"],
+    "waitress": [sys.executable, "wsgi.py"],
+    "granian": ["./start.sh"],
+}
+
+
+# schemathesis: the same cases on every run (a fixed seed, no example database), this many
+# per operation and phase, each request bounded.
+SCHEMATHESIS_EXAMPLES = 40
+
+
+def schemathesis(project: Path, url: str) -> subprocess.CompletedProcess[str]:
+    """schemathesis with every check, against the service at `url`, driven by `project`'s
+    committed openapi.json; what it found is in the output."""
+    command = [tool("schemathesis"), "run", str(project / "openapi.json"), "--url", url]
+    options = ["--checks", "all", "--max-examples", str(SCHEMATHESIS_EXAMPLES), "--seed", "1"]
+    options += ["--generation-database", "none", "--request-timeout", "10", "--no-color"]
+    return run([*command, *options], project, timeout=300)
+
+
 @dataclass
 class Launched:
     """A launcher started in its own process group, listening on 127.0.0.1:port."""

@@ -16,7 +16,6 @@ import http.client
 import http.server
 import os
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import Launched, free_port, raw_request
+from tests.conftest import SHIPPED_START, Launched, free_port, raw_request
 from tests.support import require_tool
 
 try:
@@ -49,11 +48,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 # Each launcher as users start it, in the project that fault_projects() bakes for it.
-LAUNCHERS = {
-    "gunicorn": ["./start.sh"],
-    "waitress": [sys.executable, "wsgi.py"],
-    "granian": ["./start.sh"],
-}
+LAUNCHERS = SHIPPED_START
 STARTUP_SECONDS = 10.0
 # The page pattern that broke: this many fetch() calls at once, in Promise.all, per round.
 PARALLEL = 16

@@ -8,6 +8,7 @@ tests/postgres.py, loaded from a bake), so both suites start PostgreSQL the same
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 import uuid
@@ -19,6 +20,7 @@ import pytest
 
 from tests.conftest import (
     FAULT_APP,
+    SHIPPED_START,
     Burst,
     Launched,
     finish_burst,
@@ -26,6 +28,8 @@ from tests.conftest import (
     granian_command,
     gunicorn_command,
     raw_request,
+    run,
+    schemathesis,
     waitress_command,
 )
 from tests.support import access_log, load_module, require_tool
@@ -259,3 +263,27 @@ def test_an_exhausted_pool_answers_503_within_its_timeout(
 # DB_POOL_TIMEOUT for the exhausted pool (seconds): a 503 comes this long after the
 # request asked for a connection, plus at most a second for the rest of its work.
 POOL_TIMEOUT = 1
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_schemathesis_finds_nothing_on_the_database_routes(
+    launch: Callable[..., Launched],
+    db_projects: Callable[[str], Path],
+    cluster: object,
+    launcher: str,
+) -> None:
+    """The contract of tests/test_contract.py, with the notes routes on a migrated
+    database, started as users start the service."""
+    project = db_projects(launcher)
+    url = cluster.create_database(f"contract_{uuid.uuid4().hex[:12]}")  # type: ignore[attr-defined]
+    upgrade = [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"]
+    migrated = run(upgrade, project, timeout=120, DATABASE_URL=url)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    server = LAUNCHERS[launcher][0]["server"]
+    service = launch(project, SHIPPED_START[server], WORKERS="2", DATABASE_URL=url)
+    service.wait_healthy(seconds=30)
+
+    found = schemathesis(project, service.url)
+
+    print(f"{launcher}: {found.stdout.strip().splitlines()[-1]}")
+    assert found.returncode == 0, found.stdout[-6000:] + found.stderr[-2000:]

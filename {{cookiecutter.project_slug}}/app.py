@@ -42,9 +42,8 @@ def create_app(
 ) -> APIFlask:
     """Build the app from the environment (or `environ`), then apply `test_config`.
 
-    What only serving needs (REQUIRED in service/settings.py) is checked where servers
-    start, in gunicorn.conf.py and wsgi.py: `flask --app app spec` describes the API from
-    a clean checkout, without secrets.
+    What only serving needs (REQUIRED in service/settings.py) is checked where the server
+    starts: `flask --app app spec` describes the API from a clean checkout, without secrets.
     """
     settings = load_settings(environ, serving=False)
     app = APIFlask(

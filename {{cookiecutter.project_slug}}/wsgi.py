@@ -121,6 +121,7 @@ import sys
 from app import app
 from service import logs
 from service.launch import capacity_line, {% if database %}database_budget, {% endif %}raise_open_file_limit
+from service.settings import SettingsError, ready_to_serve
 
 # Open connections Waitress accepts before it stops reading new ones. A page's burst
 # of preflight+request pairs needs one each: on Waitress's defaults (100 connections,
@@ -139,7 +140,10 @@ def serve() -> None:
     """Serve `app` with Waitress, sized to hold a burst of parallel browser requests."""
     from waitress import serve as waitress_serve
 
-    settings = app.config["SETTINGS"]
+    try:
+        settings = ready_to_serve(app.config["SETTINGS"])
+    except SettingsError as error:
+        sys.exit(f"error: {error}")
     logs.configure(settings)
     # INT (Ctrl+C) and TERM (a process manager's stop) both end the serve loop, so the
     # last batched log lines are written on the way out. Set here, not inherited: as a

@@ -91,9 +91,12 @@ def init_app(app: APIFlask, *, serve_docs: bool) -> None:
 
 def require_json() -> None:
     """A blueprint's before_request: a body that is not JSON is a 415, malformed JSON a
-    400, before APIFlask reads it (APIFlask itself reads any body as JSON)."""
-    if request.method in ("POST", "PUT", "PATCH"):
-        request.get_json()  # parses once; APIFlask's read gets the same object
+    400, before APIFlask reads it (APIFlask reads any body as JSON, and null as {})."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    if request.get_json() is None:  # parses once; APIFlask's read gets the same object
+        problem = {"json": {WHOLE_BODY: ["The body must not be null."]}}
+        raise HTTPError(current_app.config["VALIDATION_ERROR_STATUS_CODE"], detail=problem)
 
 
 def invalid_request(error: HTTPError) -> Response:
@@ -127,6 +130,7 @@ def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             extra = dict(EVERY_OPERATION)
             if "requestBody" in operation:
+                operation["requestBody"]["required"] = True  # require_json() refuses none
                 extra.update(WITH_A_BODY)
 {%- if database %}
             if DATABASE_TAGS & set(operation.get("tags", ())):

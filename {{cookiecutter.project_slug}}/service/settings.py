@@ -494,8 +494,13 @@ def load_settings(
         settings = Settings(**values)
     except ValidationError as error:
         raise SettingsError(one_line(error)) from None
+    return ready_to_serve(settings) if serving else settings
+
+
+def ready_to_serve(settings: Settings) -> Settings:
+    """`settings`, once each REQUIRED one is set: a server refuses to start without."""
     for name, hint in REQUIRED.items():
-        if serving and getattr(settings, name.lower()) is None:
+        if getattr(settings, name.lower()) is None:
             raise SettingsError(f"{name} is not set: {hint}")
     return settings
 

@@ -21,8 +21,8 @@ def test_echo_returns_the_object_it_was_sent(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [("{not json", 400), ("[1, 2]", 422), ('"text"', 422)],
-    ids=["malformed", "array", "string"],
+    [("{not json", 400), ("[1, 2]", 422), ('"text"', 422), ("null", 422)],
+    ids=["malformed", "array", "string", "null"],
 )
 def test_echo_refuses_anything_but_a_json_object(
     client: FlaskClient, body: str, status: int

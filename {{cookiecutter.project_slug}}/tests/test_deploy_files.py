@@ -30,7 +30,7 @@ def graceful_timeout() -> int:
     environment included); Waitress stops at once."""
     if "GRACEFUL_TIMEOUT" not in settings.DEFAULTS:
         return 0
-    return settings.load_settings().graceful_timeout  # type: ignore[attr-defined]
+    return settings.load_settings(serving=False).graceful_timeout  # type: ignore[attr-defined]
 
 
 @needs(UNIT)
