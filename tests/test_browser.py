@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import SHIPPED_START, Launched, free_port, raw_request
-from tests.support import require_tool
+from tests.conftest import SHIPPED_START, Launched, free_port, raw_request, run
+from tests.support import TEMPLATE_DIR, require_tool
 
 try:
     from playwright.sync_api import Browser, CDPSession, Page, sync_playwright
@@ -466,3 +466,81 @@ def test_docs_page_renders_under_its_own_policy(
     print(f"docs page: {len(shown)} operations, console {tab.console}")
     assert {"/api/hello", "/api/echo", "/healthz", "/readyz"} <= set(shown)
     assert not tab.errors(), tab.errors()
+
+
+# --- The typed client: what a front-end team builds first from the committed openapi.json.
+
+# client.ts (the module a page uses), misuse.ts (which must not type-check), their tsconfig
+# files, and the pinned npm tools, installed by .ci/run with `npm ci`.
+TYPED_CLIENT = TEMPLATE_DIR / "tests" / "typed_client"
+CLIENT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Typed client</title>
+<link rel="icon" href="data:,"><script src="client.js"></script></head><body></body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def typed_client(
+    site: StaticSite,
+    fault_projects: Callable[[str], Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """client.ts against a bake's committed openapi.json: openapi-typescript writes its
+    types, tsc checks it (and refuses misuse.ts), esbuild bundles it into the site as
+    the global `typedClient`. The page's URL."""
+    tools = TYPED_CLIENT / "node_modules" / ".bin"
+    require_tool(
+        (tools / "tsc").exists() and shutil.which("node") is not None,
+        "The typed client's npm tools",
+        "npm ci --prefix tests/typed_client (Node.js 20)",
+    )
+    work = tmp_path_factory.mktemp("typed_client")
+    for name in ("client.ts", "misuse.ts", "tsconfig.json", "tsconfig.misuse.json"):
+        shutil.copy(TYPED_CLIENT / name, work / name)
+    (work / "node_modules").symlink_to(TYPED_CLIENT / "node_modules")
+    spec = fault_projects("gunicorn") / "openapi.json"
+
+    bundle = ["--bundle", "--format=iife", "--global-name=typedClient"]
+    steps = [
+        [str(tools / "openapi-typescript"), str(spec), "--output", "schema.d.ts"],
+        [str(tools / "tsc"), "--project", "tsconfig.json"],
+        [str(tools / "esbuild"), "client.ts", *bundle, f"--outfile={site.root / 'client.js'}"],
+    ]
+    for step in steps:
+        done = run(step, work, timeout=120)
+        assert done.returncode == 0, f"{step}: {done.stdout}{done.stderr}"
+    # The types bite: a misspelt query parameter and a field the body lacks do not compile.
+    misuse = run([str(tools / "tsc"), "--project", "tsconfig.misuse.json"], work, timeout=120)
+    assert misuse.returncode != 0
+    assert "'nam' does not exist" in misuse.stdout and "'greeting' does not exist" in misuse.stdout
+    (site.root / "client.html").write_text(CLIENT_PAGE, encoding="utf-8")
+    return site.allowed_origin + "/client.html"
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_typed_client_holds_the_burst_and_reads_the_422(
+    launch: Callable[..., Launched],
+    open_tab: Callable[[str], Tab],
+    fault_projects: Callable[[str], Path],
+    site: StaticSite,
+    typed_client: str,
+    launcher: str,
+) -> None:
+    """The page's Promise.all through the generated client, each call after a preflight,
+    with no failure; a refused name shows the 422's field and reason."""
+    service = start(launch, fault_projects(launcher), launcher, CORS_ORIGINS=site.allowed_origin)
+    tab = open_tab(typed_client)
+
+    outcomes = tab.page.evaluate(
+        "([url, parallel]) => typedClient.burst(url, parallel)", [service.url, PARALLEL]
+    )
+    tab.sync_events()
+    refused = tab.page.evaluate("(url) => typedClient.refusedName(url, '')", service.url)
+
+    print(f"{launcher}: typed client, {len(outcomes)} calls, 422 {refused}")
+    assert outcomes == [{"status": 200, "message": f"Hello, page {i}!"} for i in range(PARALLEL)]
+    assert len(tab.preflights) == PARALLEL
+    assert refused["status"] == 422
+    assert (refused["location"], refused["field"]) == ("query", "name")
+    assert "at least 1 character" in refused["message"]
+    assert not [line for line in tab.console if CORS_BLOCKED in line], tab.console
