@@ -4,7 +4,8 @@
   waits 50 ms on "I/O" (time.sleep, which gevent's monkey-patching makes cooperative);
   in a database=postgresql bake also `/bench/query`, the same 50 ms on the database
   (`SELECT pg_sleep(0.05)` through `db.session`, so through the generated pool).
-- `plain`: a plain Flask app with the same `/api/hello`: what our stack is compared to.
+- `plain`: a plain Flask app with the same `/api/hello`, its `name` checked by hand: what
+  our stack (APIFlask validating it against a Pydantic model) is compared to.
 - `logged`: `plain` writing the generated app's access-log line for each request
   (service/middleware.py), as an access log kept by the launcher would.
 - `cors`: `plain` with flask-cors added and the same 50 ms route, as a team adds it to
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from app import create_app
-from flask import Flask
+from flask import Flask, request
 from flask_cors import CORS
 from service import middleware
 
@@ -37,6 +38,7 @@ IO_PATH = "/bench/io"
 QUERY_PATH = "/bench/query"
 IO_WAIT_SECONDS = 0.05
 HELLO = b'{"message":"Hello, world!"}\n'
+MAX_NAME = 100
 # Only a database=postgresql bake ships service/db.py (and needs DATABASE_URL to start).
 DATABASE = (Path(__file__).resolve().parent / "service" / "db.py").exists()
 
@@ -55,8 +57,13 @@ def query_view() -> dict[str, int]:
     return {"queried_ms": int(IO_WAIT_SECONDS * 1000)}
 
 
-def hello_view() -> dict[str, str]:
-    return {"message": "Hello, world!"}
+def hello_view() -> tuple[dict[str, str], int]:
+    # The generated /api/hello's contract, checked by hand as a team without a schema
+    # would: the cost the generated app's validation is compared with.
+    name = request.args.get("name", "world")
+    if not 1 <= len(name) <= MAX_NAME:
+        return {"message": f"name must have 1 to {MAX_NAME} characters"}, 422
+    return {"message": f"Hello, {name}!"}, 200
 
 
 def build_app() -> Flask:

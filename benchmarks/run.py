@@ -62,7 +62,8 @@ OUTPUT = HERE / "output"
 ORIGIN = "http://localhost:5173"
 IO_PATH = "/bench/io"
 QUERY_PATH = "/bench/query"
-HELLO_PATH = "/api/hello"
+# A validated query parameter: the generated app checks it against its Pydantic model.
+HELLO_PATH = "/api/hello?name=bench"
 PACKAGES = (
     *("flask", "flask-cors", "werkzeug", "gunicorn", "gevent", "waitress", "granian"),
     "aiohttp",
