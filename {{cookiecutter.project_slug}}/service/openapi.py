@@ -39,7 +39,10 @@ INVALID_REQUEST = {
                 "type": "object",
                 "required": ["location", "field", "message"],
                 "properties": {
-                    "location": {"type": "string", "enum": ["path", "query", "body", "header"]},
+                    "location": {
+                        "type": "string",
+                        "enum": ["path", "query", "body", "header", "cookie"],
+                    },
                     "field": {
                         "type": "string",
                         "description": "The field's dotted path; empty for the whole body.",
@@ -51,7 +54,15 @@ INVALID_REQUEST = {
     },
 }
 # Where APIFlask says a value was, as a client's developer names it.
-LOCATIONS = {"json": "body", "form": "body", "query": "query", "view_args": "path", "path": "path"}
+LOCATIONS = {
+    "json": "body",
+    "form": "body",
+    "query": "query",
+    "view_args": "path",
+    "path": "path",
+    "headers": "header",
+    "cookies": "cookie",
+}
 # APIFlask's field name for a problem with the whole body (a list sent for an object).
 WHOLE_BODY = "_schema"
 
