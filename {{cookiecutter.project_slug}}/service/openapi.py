@@ -161,7 +161,6 @@ def error_response(description: str) -> dict[str, Any]:
 # --- The docs page (API_DOCS=true): Swagger UI's files from the flask-swagger-ui package.
 
 docs = Blueprint("docs", __name__, url_prefix=DOCS_PATH)
-SWAGGER_UI = files("flask_swagger_ui") / "dist"
 ASSETS = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "index.css", "favicon-32x32.png"})
 PAGE = f"""<!DOCTYPE html>
 <html lang="en">
@@ -207,7 +206,9 @@ def start() -> Response:
 def asset(name: str) -> Response:
     if name not in ASSETS:
         abort(404)
-    response = send_from_directory(str(SWAGGER_UI), name, max_age=3600)
+    # Looked up here, not at import: a service without API_DOCS never loads the package.
+    swagger_ui = files("flask_swagger_ui") / "dist"
+    response = send_from_directory(str(swagger_ui), name, max_age=3600)
     response.headers.update(page_headers())
     return response
 
