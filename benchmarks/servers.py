@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from dotenv import dotenv_values
 # The template's tests share these with the benchmark: a free port as the generated suite
 # finds one, and loading a baked project's own test helpers.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import free_port, load_module
+from tests.support import free_port, load_module, start_in_own_group, stop_group
 
 PYTHON = sys.executable
 STARTUP_SECONDS = 30
@@ -223,20 +222,6 @@ def check_alive(server: Server) -> None:
         )
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """TERM the whole process group, then KILL it if it has not exited in time."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 @contextlib.contextmanager
 def running(
     argv: list[str],
@@ -249,16 +234,13 @@ def running(
 ) -> Iterator[Server]:
     """Start a server on env's HOST:PORT, wait until `ready_path` answers, always stop it."""
     started = time.monotonic()
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-            argv, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    process = start_in_own_group(argv, cwd, env, log)
     server = Server(label, f"http://{env['HOST']}:{env['PORT']}", process, log)
     try:
         wait_until_ready(server, ready_path, started)
         yield server
     finally:
-        stop(process)
+        stop_group(process, STOP_SECONDS)
 
 
 @contextlib.contextmanager

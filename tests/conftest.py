@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -16,14 +15,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import product
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
-from tests.support import TEMPLATE_DIR, free_port
+from tests.support import TEMPLATE_DIR, add_programs, free_port, start_in_own_group, stop_group
 
 
 def default_answers() -> dict[str, object]:
@@ -35,48 +34,51 @@ def default_answers() -> dict[str, object]:
 
 DEFAULTS = default_answers()
 
+
+class Row(NamedTuple):
+    """One bake of the answer matrix: the answers that differ from the defaults, and
+    whether tests/test_bake.py also runs the bake's own generated suite."""
+
+    answers: dict[str, object]
+    suite: bool
+
+
+CREDENTIALS: dict[str, object] = {"cors_allow_credentials": True}
+LOG_FILE: dict[str, object] = {"log_file": True}
+
 # Every combination of the answers that change which files are generated or how the
-# service behaves, plus the other worker class and metrics on each server; each is baked
+# service behaves, then the other worker class, metrics and the database with each server
+# (every pair of server, metrics and database values meets in some bake). Each is baked
 # once per session and checked by every bake test.
+#
+# The generated suite runs on a pairwise subset of the first sixteen: each pair of values
+# (server x credentials, server x log file, credentials x log file) still meets in some
+# run of it. The default bake runs its suite in tests/test_install.py, in the environment
+# uv made from its own files.
 MATRIX = [
-    {"server": server, "cors_allow_credentials": credentials, "log_file": log_file}
-    for server, credentials, log_file in product(
-        ("gunicorn", "waitress", "granian", "both"), (False, True), (False, True)
-    )
-] + [
-    # The other worker class, metrics and the database with each server: every pair of
-    # (server, metrics, database) values meets in some bake. The default bake with the
-    # database runs its suite in tests/test_install.py.
-    {"server": "gunicorn", "worker_class": "gevent"},
-    {"server": "gunicorn", "include_metrics": True},
-    {"server": "gunicorn", "worker_class": "gevent", "database": "postgresql"},
-    *(
-        {"server": server, "include_metrics": True, "database": "postgresql"}
-        for server in ("waitress", "granian", "both")
-    ),
+    Row({"server": "gunicorn"}, suite=False),  # in tests/test_install.py
+    Row({"server": "gunicorn", **LOG_FILE}, suite=False),
+    Row({"server": "gunicorn", **CREDENTIALS}, suite=False),
+    Row({"server": "gunicorn", **CREDENTIALS, **LOG_FILE}, suite=True),
+    Row({"server": "waitress"}, suite=True),
+    Row({"server": "waitress", **LOG_FILE}, suite=False),
+    Row({"server": "waitress", **CREDENTIALS}, suite=False),
+    Row({"server": "waitress", **CREDENTIALS, **LOG_FILE}, suite=True),
+    Row({"server": "granian"}, suite=False),
+    Row({"server": "granian", **LOG_FILE}, suite=True),
+    Row({"server": "granian", **CREDENTIALS}, suite=True),
+    Row({"server": "granian", **CREDENTIALS, **LOG_FILE}, suite=False),
+    Row({"server": "both"}, suite=False),
+    Row({"server": "both", **LOG_FILE}, suite=True),
+    Row({"server": "both", **CREDENTIALS}, suite=True),
+    Row({"server": "both", **CREDENTIALS, **LOG_FILE}, suite=False),
+    Row({"server": "gunicorn", "worker_class": "gevent"}, suite=True),
+    Row({"server": "gunicorn", "include_metrics": True}, suite=True),
+    Row({"server": "gunicorn", "worker_class": "gevent", "database": "postgresql"}, suite=True),
+    Row({"server": "waitress", "include_metrics": True, "database": "postgresql"}, suite=True),
+    Row({"server": "granian", "include_metrics": True, "database": "postgresql"}, suite=True),
+    Row({"server": "both", "include_metrics": True, "database": "postgresql"}, suite=True),
 ]
-
-
-# Answers whose every combination with each server is baked and checked, while the
-# generated suite runs on a pairwise subset: each pair of values (server x credentials,
-# server x log file, credentials x log file) still meets in some run of it.
-PAIRWISE = ("cors_allow_credentials", "log_file")
-
-
-# The default bake runs its suite in tests/test_install.py, in the environment uv made
-# from its own files.
-SUITE_IN_INSTALL_TEST = {"server": "gunicorn", "cors_allow_credentials": False, "log_file": False}
-
-
-def runs_generated_suite(answers: dict[str, object]) -> bool:
-    """Whether the generated suite runs on this bake of MATRIX (the pairwise subset)."""
-    if answers == SUITE_IN_INSTALL_TEST:
-        return False
-    if set(answers) - {"server", *PAIRWISE}:
-        return True  # the other rows each change what the suite tests
-    credentials, log_file = (bool(answers.get(key)) for key in PAIRWISE)
-    alike = credentials == log_file
-    return alike if answers["server"] in ("gunicorn", "waitress") else not alike
 
 
 def combination_id(answers: dict[str, object]) -> str:
@@ -90,9 +92,14 @@ def combination_id(answers: dict[str, object]) -> str:
     return "-".join([str(answers["server"]), *worker_class, *flags, *database])
 
 
-@pytest.fixture(scope="session", params=MATRIX, ids=combination_id)
-def answers(request: pytest.FixtureRequest) -> dict[str, object]:
+@pytest.fixture(scope="session", params=MATRIX, ids=lambda row: combination_id(row.answers))
+def row(request: pytest.FixtureRequest) -> Row:
     return request.param
+
+
+@pytest.fixture(scope="session")
+def answers(row: Row) -> dict[str, object]:
+    return row.answers
 
 
 @pytest.fixture(scope="session")
@@ -192,13 +199,7 @@ class Launched:
         pytest.fail(f"no 200 on /healthz within {seconds} s:\n{self.output()}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_group(self.process, seconds=15)
 
 
 def launch_process(project: Path, command: list[str], log: Path, **env: str) -> Launched:
@@ -206,15 +207,7 @@ def launch_process(project: Path, command: list[str], log: Path, **env: str) -> 
     The caller must stop() it: use the `launch` fixture unless a wider scope is needed."""
     port = free_port()
     environ = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "PYTHON": sys.executable}
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=project,
-            env={**environ, **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_in_own_group(command, project, {**environ, **env}, log)
     return Launched(process, port, log, project)
 
 
@@ -232,43 +225,6 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., Launched]]:
     yield start
     for launched in started:
         launched.stop()
-
-
-# A test-only module written into a baked project: the service as generated, plus
-# routes that misbehave on purpose. Launchers serve it with the project's own config.
-FAULT_APP = '''"""Test-only: the generated service plus routes that misbehave on purpose."""
-
-import time
-
-from flask import request
-
-from app import create_app
-
-app = create_app()
-
-
-@app.get("/test/slow")
-def slow():
-    time.sleep(float(request.args.get("seconds", "1")))
-    return {"slept": True}
-
-
-@app.get("/test/boom")
-def boom():
-    raise RuntimeError("deliberate failure")
-
-
-@app.get("/test/whoami")
-def whoami():
-    return {"address": request.remote_addr, "scheme": request.scheme}
-
-
-def worker_app():
-    """Granian's factory for this app: wsgi.serve("fault_app:worker_app")."""
-    import wsgi
-
-    return wsgi.set_up_worker(app)
-'''
 
 
 def gunicorn_command(app: str = "fault_app:app") -> list[str]:
@@ -308,7 +264,7 @@ def fault_projects(cookies_session) -> Callable[[str], Path]:
             result = cookies_session.bake(extra_context={"server": server})
             assert result.exit_code == 0, result.exception
             baked[server] = Path(result.project_path)
-            (baked[server] / "fault_app.py").write_text(FAULT_APP)
+            add_programs(baked[server], "fault_app.py")
         return baked[server]
 
     return project

@@ -10,6 +10,9 @@ import contextlib
 import importlib.util
 import json
 import os
+import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -32,6 +35,47 @@ def load_module(path: Path, name: str) -> ModuleType:
     sys.modules[name] = module  # a dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
+
+
+def start_in_own_group(
+    command: list[str], cwd: Path, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """Start `command` in a session (process group) of its own, its output in `log`:
+    stop_group() then reaches every worker it forks, and a Ctrl-C in the terminal only
+    the test run, whose clean-up stops it."""
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_group(process: subprocess.Popen[bytes], seconds: float) -> None:
+    """TERM the process group, then KILL it if it has not exited within `seconds`."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+# Programs the tests copy into a baked project and run there (tests/programs/).
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+def add_programs(project: Path, *names: str) -> None:
+    """Copy the test programs `names` from tests/programs/ into `project`'s root."""
+    for name in names:
+        shutil.copyfile(PROGRAMS / name, project / name)
 
 
 # A free port on 127.0.0.1, as the generated suite finds one.

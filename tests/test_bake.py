@@ -7,15 +7,18 @@ import stat
 import sys
 import tomllib
 from collections.abc import Callable
+from itertools import combinations, product
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import (
     DEFAULTS,
+    MATRIX,
+    Row,
+    combination_id,
     leftover_template_syntax,
     run,
-    runs_generated_suite,
     text_files,
     tool,
 )
@@ -179,8 +182,32 @@ def test_start_sh_is_executable(baked: Path, answers: dict[str, object]) -> None
     assert (baked / "start.sh").stat().st_mode & stat.S_IXUSR
 
 
-def test_generated_suite_passes(baked: Path, answers: dict[str, object], tmp_path: Path) -> None:
-    if not runs_generated_suite(answers):
+SERVERS = ("gunicorn", "waitress", "granian", "both")
+PAIRWISE = ("cors_allow_credentials", "log_file")
+
+
+def pairwise_values(row: Row) -> tuple[object, ...]:
+    """(server, credentials, log file) of a row that sets no other answer."""
+    return (row.answers["server"], *(bool(row.answers.get(key)) for key in PAIRWISE))
+
+
+def test_matrix_bakes_every_combination_and_runs_the_suite_on_every_pair() -> None:
+    ids = [combination_id(row.answers) for row in MATRIX]
+    assert len(ids) == len(set(ids)), "two rows bake the same answers"
+    plain = [row for row in MATRIX if set(row.answers) <= {"server", *PAIRWISE}]
+    every = set(product(SERVERS, (False, True), (False, True)))
+    assert {pairwise_values(row) for row in plain} == every
+    # The default bake's suite runs in tests/test_install.py.
+    suites = {pairwise_values(row) for row in plain if row.suite} | {("gunicorn", False, False)}
+    for first, second in combinations(range(3), 2):
+        pairs = {(values[first], values[second]) for values in suites}
+        assert pairs == {(values[first], values[second]) for values in every}
+    # The other rows each change what the suite tests.
+    assert all(row.suite for row in MATRIX if row not in plain)
+
+
+def test_generated_suite_passes(baked: Path, row: Row, tmp_path: Path) -> None:
+    if not row.suite:
         pytest.skip("pairwise: the suite runs in another bake, or in test_install.py")
     # The template suite's interpreter already has every generated dependency.
     result = run([sys.executable, "-m", "pytest", *nested_pytest(tmp_path / "pytest")], baked)

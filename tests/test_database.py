@@ -19,7 +19,6 @@ from types import ModuleType
 import pytest
 
 from tests.conftest import (
-    FAULT_APP,
     SHIPPED_START,
     Burst,
     Launched,
@@ -32,27 +31,19 @@ from tests.conftest import (
     schemathesis,
     waitress_command,
 )
-from tests.support import access_log, load_module, require_tool
+from tests.support import access_log, add_programs, load_module, require_tool
 
 # The fault app plus a route whose work is a database query of `seconds`.
-QUERY_ROUTE = """
-
-@app.get("/test/query")
-def query():
-    from sqlalchemy import text
-
-    from service.db import db
-
-    seconds = float(request.args.get("seconds", "0.05"))
-    db.session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
-    return {"queried": seconds}
-"""
-# Each launcher: the answers of its bake, and how it starts the fault app there.
+# Each launcher: the answers of its bake, and how it starts the fault app with the
+# database route (tests/programs/db_fault_app.py) there.
 LAUNCHERS = {
-    "gunicorn-gthread": ({"server": "gunicorn"}, gunicorn_command()),
-    "gunicorn-gevent": ({"server": "gunicorn", "worker_class": "gevent"}, gunicorn_command()),
-    "waitress": ({"server": "waitress"}, waitress_command()),
-    "granian": ({"server": "granian"}, granian_command()),
+    "gunicorn-gthread": ({"server": "gunicorn"}, gunicorn_command("db_fault_app:app")),
+    "gunicorn-gevent": (
+        {"server": "gunicorn", "worker_class": "gevent"},
+        gunicorn_command("db_fault_app:app"),
+    ),
+    "waitress": ({"server": "waitress"}, waitress_command("db_fault_app")),
+    "granian": ({"server": "granian"}, granian_command("db_fault_app:worker_app")),
 }
 ORIGIN = "http://localhost:5173"  # the bakes' default CORS_ORIGINS, which the load check sends
 # The launchers run 2 workers; each pools what the budget leaves it (2 x (19 + 1) = 40).
@@ -70,7 +61,7 @@ def db_projects(cookies_session) -> Callable[[str], Path]:
             result = cookies_session.bake(extra_context=answers)
             assert result.exit_code == 0, result.exception
             baked[launcher] = Path(result.project_path)
-            (baked[launcher] / "fault_app.py").write_text(FAULT_APP + QUERY_ROUTE)
+            add_programs(baked[launcher], "fault_app.py", "db_fault_app.py")
         return baked[launcher]
 
     return project
