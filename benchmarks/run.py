@@ -1,23 +1,12 @@
 """Serving capacity of the generated project, next to the common advice, in one run.
 
-    .venv/bin/python benchmarks/run.py           # the full run, about 7 minutes
+    .venv/bin/python benchmarks/run.py           # the full run, about 11 minutes
     .venv/bin/python benchmarks/run.py --quick   # smaller and shorter, while developing
 
-Bakes the template into benchmarks/output/ four times (server=both and server=granian,
-each also with database=postgresql), adds bench_app.py to each baked project, then
-starts each server setting in turn (its own process group, always stopped) and measures:
-1. an I/O-bound burst: the project's tools/loadcheck.py, 200 pages x 8 parallel
-   preflight+GET pairs against a 50 ms route, on the generated app and a bare WSGI app;
-2. a CPU-light steady load: 32 closed-loop clients on /api/hello, on the generated app
-   (with and without its access log), a plain Flask app (with and without the same
-   access-log line) and a bare WSGI app;
-3. the burst side by side: the launchers and the reference started together and burst in
-   turn, several rounds, for the burst targets (each the median of the rounds' ratios);
-4. a DB-backed burst: the same burst against a route that runs a 50 ms query, on each
-   generated launcher of the database bakes with its shipped DB_* settings, on a fresh
-   database of one throwaway PostgreSQL server, counting the connections it opens.
-Prints a table and PASS/FAIL per target; writes RESULTS.md and results.png (full runs)
-or benchmarks/output/ (--quick).
+The runner: it bakes the template as plan.py says, starts each server setting in turn (its
+own process group, always stopped), runs its workloads (workloads.py), holds the results
+to plan.py's targets and writes RESULTS.md (document.py, where each workload's method is
+written) and results.png; --quick writes to benchmarks/output/ instead.
 """
 
 from __future__ import annotations
@@ -28,10 +17,8 @@ import datetime
 import io
 import json
 import os
-import platform
 import re
 import resource
-import runpy
 import shutil
 import signal
 import subprocess
@@ -39,8 +26,6 @@ import sys
 import tarfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -51,96 +36,32 @@ import reporting
 import servers
 from cookiecutter.exceptions import CookiecutterException
 from cookiecutter.main import cookiecutter
-from reporting import Measurement, Results, Target
+from document import document, settings_used
+from plan import (
+    BAKES,
+    BURST_SIDE_BY_SIDE,
+    CPU_SETUPS,
+    DB_BAKE,
+    DB_SETUPS,
+    HELLO_PATH,
+    IO_PATH,
+    IO_SETUPS,
+    ORIGIN,
+    QUERY_PATH,
+    SERVER_MAX_CONNECTIONS,
+    SIDE_BY_SIDE,
+    START_SH_BAKES,
+    Options,
+    db_budget,
+    evaluate,
+)
+from reporting import Measurement, Results
 from servers import Setup
 from workloads import Burst, ConnectionPeak, io_burst, steady_load
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE.parent
 OUTPUT = HERE / "output"
-# The origin tools/loadcheck.py sends by default, and the template's default CORS_ORIGINS.
-ORIGIN = "http://localhost:5173"
-IO_PATH = "/bench/io"
-QUERY_PATH = "/bench/query"
-# A validated query parameter: the generated app checks it against its Pydantic model.
-HELLO_PATH = "/api/hello?name=bench"
-PACKAGES = (
-    *("flask", "flask-cors", "werkzeug", "gunicorn", "gevent", "waitress", "granian"),
-    "aiohttp",
-)
-# The bakes, each baked into OUTPUT/<name> with these answers: Gunicorn and Waitress in
-# one, Granian in another, and each again with a database for the DB-backed burst.
-BAKES: dict[str, dict[str, str]] = {
-    "both": {"server": "both"},
-    "granian": {"server": "granian"},
-    "both-postgresql": {"server": "both", "database": "postgresql"},
-    "granian-postgresql": {"server": "granian", "database": "postgresql"},
-}
-# ./start.sh is timed in the bakes without a database (with one it needs DATABASE_URL).
-START_SH_BAKES = ("both", "granian")
-
-# Every setting takes the I/O burst, on the apps its burst_apps name.
-IO_SETUPS = [
-    servers.LAUNCHER_GTHREAD,
-    servers.LAUNCHER_GEVENT,
-    servers.WAITRESS_ENTRY,
-    servers.GRANIAN_LAUNCHER,
-    servers.COOKIECUTTER_FLASK,
-    servers.GRANIAN_TUNED,
-    servers.GRANIAN_DEFAULTS,
-    servers.GUNICORN_W4,
-    servers.WAITRESS_T4,
-    servers.DEV_SERVER,
-]
-REFERENCE = servers.COOKIECUTTER_FLASK
-# Per-request CPU, as a multiple of plain Flask's on the same server settings, at most.
-CPU_LIMIT = 1.3
-# The generated launchers also take the steady load (every app in servers.APPS).
-LAUNCHERS = [
-    servers.LAUNCHER_GTHREAD,
-    servers.LAUNCHER_GEVENT,
-    servers.WAITRESS_ENTRY,
-    servers.GRANIAN_LAUNCHER,
-]
-CPU_SETUPS = [*LAUNCHERS, servers.GRANIAN_TUNED, servers.GRANIAN_DEFAULTS]
-# Granian's targets (issue #14), against the generated gunicorn gthread launcher: burst
-# goodput and CPU-light requests/s, as multiples of its own in the same run.
-GRANIAN_BURST_VS_GTHREAD = 1.3
-GRANIAN_CPU_LIGHT_VS_GTHREAD = 1.4
-# Loaded together for that target, so both see the same moments of the machine.
-SIDE_BY_SIDE = [servers.LAUNCHER_GTHREAD, servers.GRANIAN_LAUNCHER]
-# The burst targets (#13, #14), measured side by side: these apps run together and take
-# the burst in turn, round after round, so each ratio compares bursts seconds apart. Next
-# to the launchers and the reference: the reference's app (plain Flask + flask-cors) on
-# the Gunicorn launchers, and a bare WSGI app on the gthread one, what its worker model
-# allows any app.
-BURST_SIDE_BY_SIDE = [
-    (servers.LAUNCHER_GTHREAD, "app"),
-    (servers.LAUNCHER_GTHREAD, "cors"),
-    (servers.LAUNCHER_GTHREAD, "bare"),
-    (servers.LAUNCHER_GEVENT, "app"),
-    (servers.LAUNCHER_GEVENT, "cors"),
-    (servers.GRANIAN_LAUNCHER, "app"),
-    (servers.GRANIAN_TUNED, "app"),
-    (REFERENCE, "cors"),
-]
-CEILING = servers.LAUNCHER_GEVENT
-# The DB-backed burst (#15): the generated launchers again, in the database bakes.
-DB_SETUPS = [servers.on_database(setup) for setup in LAUNCHERS]
-# Its PostgreSQL server is started from this bake's tests/postgres.py, with room for more
-# than the 80 connections a launcher may take (DB_MAX_CONNECTIONS) plus the sampler's.
-DB_BAKE = "both-postgresql"
-SERVER_MAX_CONNECTIONS = 200
-
-
-@dataclass(frozen=True)
-class Options:
-    burst: Burst
-    clients: int
-    seconds: float
-    rounds: int
-    results_dir: Path
-    ref: str | None
 
 
 def targets_of(setup: Setup) -> list[str]:
@@ -505,207 +426,6 @@ def run(options: Options, results: Results) -> tuple[Progress, dict[str, Path], 
             with step_guard(progress, setup.label):
                 measure_database(setup, projects, cluster, options, progress, results)
     return progress, projects, template
-
-
-def evaluate(results: Results, db_budget: int) -> list[Target]:
-    targets = [reporting.zero_failures(results, setup) for setup in LAUNCHERS]
-    targets += burst_targets(results)
-    targets += [reporting.cpu_target(results, setup, CPU_LIMIT) for setup in LAUNCHERS]
-    targets += granian_targets(results)
-    targets += [
-        reporting.ready_within(f"{label} (start.sh)", results.start_sh_ready.get(server), 2.0)
-        for server, label in (("both", "gunicorn launcher"), ("granian", "granian launcher"))
-    ]
-    targets += [reporting.zero_failures(results, setup) for setup in DB_SETUPS]
-    targets += [reporting.connections_within(results, s, db_budget) for s in DB_SETUPS]
-    return targets
-
-
-def burst_targets(results: Results) -> list[Target]:
-    """Goodput on the burst, side by side, against a reference on the same server: the
-    gevent launcher against cookiecutter-flask's gevent command, and the gthread launcher
-    against the reference's own app (plain Flask + flask-cors) on the same launcher."""
-    gevent, gthread = servers.LAUNCHER_GEVENT.key, servers.LAUNCHER_GTHREAD.key
-    reference = (REFERENCE.key, REFERENCE.burst_apps[0])
-    return [
-        reporting.at_least(
-            f"burst, side by side: {servers.LAUNCHER_GEVENT.label} >= the reference's req/s",
-            reporting.round_ratio(results, (gevent, "app"), reference),
-            1,
-        ),
-        reporting.at_least(
-            f"burst, side by side: {servers.LAUNCHER_GTHREAD.label} >= plain Flask + "
-            "flask-cors on the same launcher",
-            reporting.round_ratio(results, (gthread, "app"), (gthread, "cors")),
-            1,
-        ),
-    ]
-
-
-def granian_targets(results: Results) -> list[Target]:
-    granian, gthread, tuned = (
-        servers.GRANIAN_LAUNCHER,
-        servers.LAUNCHER_GTHREAD,
-        servers.GRANIAN_TUNED,
-    )
-    return [
-        reporting.at_least(
-            f"burst, side by side: {granian.label} >= {GRANIAN_BURST_VS_GTHREAD:g}x gthread "
-            "launcher's req/s",
-            reporting.round_ratio(results, (granian.key, "app"), (gthread.key, "app")),
-            GRANIAN_BURST_VS_GTHREAD,
-        ),
-        reporting.at_least(
-            f"burst, side by side: {granian.label} >= the hand-tuned granian row's req/s",
-            reporting.round_ratio(results, (granian.key, "app"), (tuned.key, "app")),
-            1,
-        ),
-        reporting.at_least(
-            f"CPU-light, side by side: {granian.label} >= {GRANIAN_CPU_LIGHT_VS_GTHREAD:g}x "
-            "gthread launcher's req/s",
-            reporting.ratio(
-                rate(results.side_by_side.get(granian.key)),
-                rate(results.side_by_side.get(gthread.key)),
-            ),
-            GRANIAN_CPU_LIGHT_VS_GTHREAD,
-        ),
-    ]
-
-
-def rate(summary: dict[str, object] | None) -> float | None:
-    return float(summary["requests_per_second"]) if summary else None  # type: ignore[arg-type]
-
-
-def shipped_defaults(project: Path) -> dict[str, str]:
-    """A bake's DEFAULTS: every setting as shipped (service/settings.py)."""
-    return runpy.run_path(str(project / "service" / "settings.py"))["DEFAULTS"]
-
-
-def settings_used(projects: dict[str, Path]) -> str:
-    both, granian, db = (shipped_defaults(projects[name]) for name in ("both", "granian", DB_BAKE))
-    cores = cputime.cores()
-    names = ("WORKERS", "THREADS", "WORKER_CONNECTIONS", "KEEPALIVE", "LOG_LEVEL")
-    values = ", ".join(f"{name}={both[name]}" for name in names)
-    database = ", ".join(f"{name}={db[name]}" for name in DB_SETTINGS)
-    return (
-        f"Generated launchers as shipped (the defaults in service/settings.py): {values}; "
-        f"WORKERS=auto is 2 x {cores} cores + 1 = {2 * cores + 1} Gunicorn workers. Waitress "
-        "entry: wsgi.py's constants and THREADS. Granian launcher (a server=granian bake): "
-        f"WORKERS={granian['WORKERS']}, THREADS={granian['THREADS']}, wsgi.py's backlog and "
-        "backpressure (2,048 each); granian's defaults and the hand-tuned row run its command "
-        "line on the same app. Reference: cookiecutter-flask's production "
-        "command (`gunicorn -k gevent -w 4 --max-requests 5000 --max-requests-jitter 500`, no "
-        "config file) serving plain Flask with flask-cors. Common advice: `gunicorn -w 4` (no "
-        "config file) and `waitress.serve(app, threads=4)`. Dev server: werkzeug "
-        "`run_simple(threaded=True)`. DB-backed rows: the same launchers in database=postgresql "
-        f"bakes, as shipped ({database}) plus DATABASE_URL."
-    )
-
-
-DB_SETTINGS = ("DB_MAX_CONNECTIONS", "DB_POOL_SIZE", "DB_POOL_TIMEOUT")
-
-
-def db_budget(projects: dict[str, Path]) -> int:
-    """DB_MAX_CONNECTIONS as shipped: the connections a database bake may hold in all."""
-    return int(shipped_defaults(projects[DB_BAKE])["DB_MAX_CONNECTIONS"])
-
-
-def document(
-    results: Results, targets: list[Target], options: Options, context: dict, db_budget: int
-) -> str:
-    burst = options.burst
-    versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
-    side_by_side_labels = " and ".join(setup.label for setup in SIDE_BY_SIDE)
-    side_by_side_rates = ", ".join(
-        f"{setup.label} {reporting.fmt(rate(results.side_by_side.get(setup.key)))} req/s"
-        for setup in SIDE_BY_SIDE
-    )
-    return f"""# Serving capacity: benchmark results
-
-Produced by `.venv/bin/python benchmarks/run.py` on {context["date"]}, in {context["runtime"]},
-from the template's {context["template"]}.
-Machine: {context["cores"]} cores ({platform.processor() or platform.machine()}), \
-{platform.system()} {platform.release()}, Python {platform.python_version()}; load average
-(1 min) {context["load"]} at start / end (other work on the machine skews the numbers).
-Versions: {versions}.
-
-{context["settings"]}
-
-## I/O-bound burst
-
-`tools/loadcheck.py` (the project's own): {burst.pages} pages x {burst.parallel} parallel
-preflight+GET pairs = {burst.pages * burst.parallel} pairs in flight, against `{IO_PATH}`
-(a view that waits 50 ms), {burst.timeout:g} s client timeout. Requests/s counts answered
-requests; p50 and p99 are per request. "vs reference" is requests/s as a multiple of the
-reference row's in the same run: cookiecutter-flask's production command on plain Flask
-with flask-cors. "vs bare WSGI" is requests/s as a share of a bare WSGI app that also waits
-50 ms, on the same server and settings: what our stack (Flask, CORS, headers, logging)
-costs. Each row is one burst, minutes from the others, so other work on the machine moves
-these ratios; the targets come from the rounds side by side below.
-"Cores busy" is the CPU time the server (all its processes), the load check and the whole
-machine used over the load check's run, in cores: the whole machine near 2 means the 2
-cores were the limit; more than server + load check means other work took its share.
-
-{reporting.io_table(results, IO_SETUPS, CEILING, REFERENCE)}
-
-![failed pairs and p99 per server](results.png)
-
-### The burst side by side
-
-The burst targets compare servers that ran together: the servers below start at once and
-take the same burst in turn, {options.rounds} rounds, so a busy moment of the machine falls
-on neighbouring bursts alike. Each ratio is the median over rounds of the two servers'
-requests/s in the same round. Next to the generated app, each Gunicorn launcher also
-serves the reference's app (plain Flask + flask-cors) and the gthread launcher a bare WSGI
-app: what its worker model allows any app. The reference runs gevent, so the gevent
-launcher is set against it, and the gthread launcher against the same app on itself;
-Granian's launcher against the gthread launcher and the hand-tuned Granian row.
-
-{reporting.side_by_side_table(results, BURST_SIDE_BY_SIDE, REFERENCE)}
-
-## DB-backed burst
-
-The same burst against `{QUERY_PATH}`, a route of the generated app that runs
-`SELECT pg_sleep(0.05)` through `db.session`: the 50 ms wait, on the database, through
-the generated pool. Each generated launcher runs in a `database=postgresql` bake of its
-server with the shipped DB settings and `DATABASE_URL` naming a fresh database of one
-throwaway PostgreSQL {results.postgres or "n/a"} server on the same machine (max_connections
-{SERVER_MAX_CONNECTIONS}). "Pool at start" is the database part of the capacity line the
-launcher logs; "peak connections" the most connections to that database open at once
-during the burst, from `pg_stat_activity` every 10 ms; the budget is DB_MAX_CONNECTIONS.
-"Slowest in the server" is the longest a request to the route took in the server, from its
-access log: the wait for a pooled connection plus the query, to set against DB_POOL_TIMEOUT.
-A failed pair names what failed: a 503 comes from the pool (no connection within
-DB_POOL_TIMEOUT) or the database, a timeout or a refusal from the server.
-
-{reporting.db_table(results, DB_SETUPS, db_budget)}
-
-## CPU-light steady load
-
-{options.clients} closed-loop keep-alive clients (aiohttp, in the benchmark process, so
-sharing the same cores) send cross-origin GETs (with `Origin`) to `{HELLO_PATH}`. The apps
-of a row run side by side and take turns in 5 slices, {options.seconds:g} s per app in all,
-after a 1 s warm-up each, so a busy moment on the machine hits them alike; requests/s is
-the median slice. Server CPU per request is the CPU time of the server's processes (from
-/proc) over the requests answered: it barely moves with other work on the machine, so
-the share "by CPU" is the steadier one. The apps: the generated app; the same with
-`LOG_LEVEL=WARNING`, which drops its access-log line; plain Flask, a bare `Flask()` app
-with the same route; the same writing the generated app's access-log line, and nothing
-else of our stack; bare WSGI, no framework at all (what server and client alone can do).
-The target compares the generated app's server CPU per request with plain Flask's, on
-the same server settings; the column "/ plain + access line" shows what the rest of our
-stack (CORS, request IDs, headers, sessions, trusted proxies) costs on its own.
-
-{reporting.cpu_table(results, CPU_SETUPS)}
-
-Side by side, for the Granian target: the generated app under {side_by_side_labels},
-started together and loaded in the same interleaved slices, so both see the same moments of
-the machine: {side_by_side_rates}.
-
-## Targets
-
-{reporting.targets_table(targets)}
-"""  # noqa: S608 (prose that names a query, not SQL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
