@@ -36,10 +36,16 @@ CHUNK_BYTES = 4096
 APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 
 
+# One request's access line as its values, formatted later by the writer thread: (time
+# since the epoch, request ID, method, path, status line, seconds taken, client, origin).
+AccessEntry = tuple[float, str, str, str, str, float, str, str]
+
+
 class BatchedLines(logging.Handler):
-    """Formats each record on the thread that logs it and writes the lines in batches: at
-    most FLUSH_SECONDS later, at once for WARNING and above, and at exit. A write() per
-    line would hand the GIL to another of the worker's threads and back, every request."""
+    """Formats each record on the thread that logs it (an access line on the writer
+    thread: AccessLog) and writes the lines in batches: at most FLUSH_SECONDS later, at
+    once for WARNING and above, and at exit. A write() per line would hand the GIL to
+    another of the worker's threads and back, every request."""
 
     def __init__(self, path: Path | None = None) -> None:
         super().__init__()
@@ -56,7 +62,7 @@ class BatchedLines(logging.Handler):
     def start(self) -> None:
         if self.closed:
             return
-        self.lines: list[str] = []
+        self.lines: list[bytes | AccessEntry] = []
         self.due = threading.Event()
         writer = threading.Thread(target=self.write_periodically, daemon=True)
 {%- if waitress or granian %}
@@ -74,14 +80,15 @@ class BatchedLines(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.add(self.format(record))
+            self.add(self.format(record).encode("utf-8", "backslashreplace") + b"\n")
         except Exception:
             self.handleError(record)
         if record.levelno >= logging.WARNING:
             self.due.set()
 
-    def add(self, line: str) -> None:
-        self.lines.append(line + "\n")
+    def add(self, line: bytes | AccessEntry) -> None:
+        """Queue one encoded line (newline included), or an access line's values."""
+        self.lines.append(line)
 
     def write_periodically(self) -> None:
         while not self.closed:
@@ -96,12 +103,19 @@ class BatchedLines(logging.Handler):
             return
         chunk = b""
         for line in lines:
-            data = line.encode("utf-8", "backslashreplace")
+            data = line if isinstance(line, bytes) else self.render(line)
             if chunk and len(chunk) + len(data) > CHUNK_BYTES:
                 self.write(chunk)
                 chunk = b""
             chunk += data
         self.write(chunk)
+
+    @staticmethod
+    def render(entry: AccessEntry) -> bytes:
+        try:
+            return access.render(entry)
+        except Exception:  # one bad entry must not stop the writer, and every line after it
+            return f"access line not formatted: {entry!a}\n".encode()
 
     def write(self, data: bytes) -> None:
         with contextlib.suppress(OSError):  # stderr closed: nowhere left to report it
@@ -132,9 +146,11 @@ class JsonFormatter(logging.Formatter):
 
 
 class AccessLog:
-    """Each request's access line, in the format of every other line, queued straight onto
-    the batches: a LogRecord, a caller look-up, filters and a lock per request would cost
-    more than the rest of our plumbing. The "access" logger's level still turns it off."""
+    """Each request's access line, in the format of every other line. The request only
+    queues its values onto the batches; the writer thread formats them with the rest of
+    the batch, where a formatted line costs a fraction of what it costs between two
+    requests' work (profiled in the template). No LogRecord, caller look-up, filters or
+    lock per request either. The "access" logger's level still turns it off."""
 
     def __init__(self) -> None:
         self.logger = logging.getLogger("access")
@@ -145,19 +161,44 @@ class AccessLog:
     def enabled(self) -> bool:
         return bool(self.handlers) and self.logger.isEnabledFor(logging.INFO)
 
-    def write(self, message: str, fields: dict[str, Any]) -> None:
-        """Queue one access line: `message` for people, `fields` for JSON's own keys."""
-        current = request_id.get()
-        if self.json:
-            record = {"time": datetime.now(UTC), "level": "INFO", "process": os.getpid()}
-            record |= {"logger": "access", "message": message, "request_id": current, **fields}
-            line = orjson.dumps(record).decode()
-        else:
-            # TEXT_FORMAT's line, with logging's default time stamp.
-            stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
-            line = f"{stamp} INFO [{os.getpid()}] access [{current}]: {message}"
+    def write(self, entry: AccessEntry) -> None:
         for handler in self.handlers:
-            handler.add(line)
+            handler.add(entry)
+
+    def render(self, entry: AccessEntry) -> bytes:
+        """The line for `entry`, newline included; control characters a request sent are
+        escaped, so that it cannot forge log lines."""
+        at, current, method, path, status, seconds, client, origin = entry
+        method, path, origin = printable(method), printable(path), printable(origin)
+        code, duration_ms = int(status[:3]), round(seconds * 1000, 1)
+        message = f"{method} {path} {code} {duration_ms}ms client={client} origin={origin}"
+        if not self.json:
+            # TEXT_FORMAT's line, with logging's default time stamp.
+            stamp = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
+            text = f"{stamp} INFO [{os.getpid()}] access [{current}]: {message}\n"
+            return text.encode("utf-8", "backslashreplace")
+        line = {
+            "time": datetime.fromtimestamp(at, UTC),
+            "level": "INFO",
+            "process": os.getpid(),
+            "logger": "access",
+            "message": message,
+            "request_id": current,
+            "method": method,
+            "path": path,
+            "status": code,
+            "duration_ms": duration_ms,
+            "client": client,
+            "origin": origin,
+        }
+        return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped."""
+    if text.isascii() and text.isprintable():
+        return text
+    return text.encode("unicode_escape").decode("ascii")
 
 
 access = AccessLog()

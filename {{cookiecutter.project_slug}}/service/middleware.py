@@ -152,21 +152,9 @@ def response_headers(
 
 
 def log_request(environ: WSGIEnvironment, status: str, seconds: float) -> None:
-    """The request's access line (service/logs.py writes it with its request ID)."""
+    """Queue the request's access line (service/logs.py formats it, with its request ID)."""
     if not access.enabled:
         return
-    method = printable(environ.get("REQUEST_METHOD", ""))
-    path = printable(environ.get("PATH_INFO", ""))
-    code, duration_ms = int(status[:3]), round(seconds * 1000, 1)
-    client, origin = environ.get("REMOTE_ADDR", "-"), printable(environ.get("HTTP_ORIGIN", "-"))
-    fields = {"method": method, "path": path, "status": code, "duration_ms": duration_ms}
-    fields |= {"client": client, "origin": origin}
-    message = f"{method} {path} {code} {duration_ms}ms client={client} origin={origin}"
-    access.write(message, fields)
-
-
-def printable(text: str) -> str:
-    """`text` with control characters escaped: a request must not forge log lines."""
-    if text.isascii() and text.isprintable():
-        return text
-    return text.encode("unicode_escape").decode("ascii")
+    method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+    client, origin = environ.get("REMOTE_ADDR", "-"), environ.get("HTTP_ORIGIN", "-")
+    access.write((time.time(), request_id.get(), method, path, status, seconds, client, origin))

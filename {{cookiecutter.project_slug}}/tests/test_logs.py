@@ -144,3 +144,22 @@ def test_a_log_file_rotated_by_copytruncate_goes_on_at_its_start(
     handler.handle(record("after rotation"))
     handler.flush()
     assert path.read_text() == "after rotation\n"
+
+
+def test_access_lines_are_formatted_in_order_and_a_bad_one_stops_nothing(
+    log_file: tuple[Path, logs.BatchedLines], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, handler = log_file
+    monkeypatch.setattr(logs.access, "json", True)
+    entry = (time.time(), "trace-2", "GET", "/api/hello", "200 OK", 0.0012, "127.0.0.1", "-")
+    handler.emit(record("before"))
+    handler.add(entry)
+    handler.add(("not", "an", "entry"))  # type: ignore[arg-type]
+    handler.emit(record("after"))
+    handler.flush()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 4
+    assert lines[0].endswith("before") and lines[3].endswith("after")
+    access = json.loads(lines[1])
+    assert (access["request_id"], access["status"], access["duration_ms"]) == ("trace-2", 200, 1.2)
+    assert lines[2] == "access line not formatted: ('not', 'an', 'entry')"

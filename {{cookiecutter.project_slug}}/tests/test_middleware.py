@@ -35,16 +35,20 @@ def test_each_request_without_an_id_gets_its_own(client: FlaskClient) -> None:
 
 
 class Lines:
-    """Stands in for a log handler: keeps the access lines it is given."""
+    """Stands in for a log handler: keeps the access lines it is given, and reads them as
+    the writer thread formats them."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.lines: list[logs.AccessEntry] = []
 
-    def add(self, line: str) -> None:
-        self.lines.append(line)
+    def add(self, entry: logs.AccessEntry) -> None:
+        self.lines.append(entry)
+
+    def texts(self) -> list[str]:
+        return [logs.access.render(entry).decode().removesuffix("\n") for entry in self.lines]
 
     def records(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.lines]
+        return [json.loads(text) for text in self.texts()]
 
 
 @pytest.fixture
@@ -106,7 +110,7 @@ def test_text_access_line_reads_like_every_other_line(
 ) -> None:
     monkeypatch.setattr(logs.access, "json", False)
     client.get("/api/hello", headers={"X-Request-ID": "trace-text", "Origin": ALLOWED_ORIGIN})
-    (line,) = access_lines.lines
+    (line,) = access_lines.texts()
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO \[\d+\] access \[trace-text\]: "
         rf"GET /api/hello 200 [\d.]+ms client=127\.0\.0\.1 origin={ALLOWED_ORIGIN}",
