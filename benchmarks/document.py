@@ -154,5 +154,10 @@ the machine: {side_by_side_rates}.
 
 ## Targets
 
+The start-up targets time `./start.sh` as shipped, in the bake's own virtualenv (`uv sync
+--no-dev`, bytecode compiled, as the image is built), from the start to the first 200 on
+`/healthz`: start-up imports what a user's install holds. Every other row runs the bakes
+in the template's environment, which holds every package any bake may need.
+
 {reporting.targets_table(targets)}
 """  # noqa: S608 (prose that names a query, not SQL)
