@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from tests.conftest import TEMPLATE_DIR, run
+from tests.support import TEMPLATE_DIR, run
 
 # (answers, the prompt the error must name, a fragment of the reason)
 INVALID = [

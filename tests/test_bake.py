@@ -12,17 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import (
-    DEFAULTS,
-    MATRIX,
-    Row,
-    combination_id,
-    leftover_template_syntax,
-    run,
-    text_files,
-    tool,
-)
-from tests.support import nested_pytest
+from tests.conftest import DEFAULTS, MATRIX, Row, combination_id
+from tests.support import leftover_template_syntax, nested_pytest, run, text_files, tool
 
 ALWAYS = {
     "app.py",

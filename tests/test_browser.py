@@ -27,8 +27,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import SHIPPED_START, Launched, free_port, raw_request, run
-from tests.support import TEMPLATE_DIR, require_tool
+from tests.support import (
+    SHIPPED_START,
+    TEMPLATE_DIR,
+    Launched,
+    free_port,
+    raw_request,
+    require_tool,
+    run,
+)
 
 try:
     from playwright.sync_api import Browser, CDPSession, Page, sync_playwright

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHIPPED_START, Launched, schemathesis
+from tests.support import SHIPPED_START, Launched, schemathesis
 
 # Each launcher as users start it, in a bake of its own.
 LAUNCHERS = {

@@ -18,20 +18,23 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import (
+from tests.support import (
     SHIPPED_START,
     Burst,
     Launched,
+    access_log,
+    add_programs,
     finish_burst,
     free_port,
     granian_command,
     gunicorn_command,
+    load_module,
     raw_request,
+    require_tool,
     run,
     schemathesis,
     waitress_command,
 )
-from tests.support import access_log, add_programs, load_module, require_tool
 
 # The fault app plus a route whose work is a database query of `seconds`.
 # Each launcher: the answers of its bake, and how it starts the fault app with the

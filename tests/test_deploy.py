@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import DEFAULTS, leftover_template_syntax, run, text_files, tool
-from tests.support import require_tool
+from tests.conftest import DEFAULTS
+from tests.support import leftover_template_syntax, require_tool, run, text_files, tool
 
 SLUG = "flask_service"
 NAME = "flask-service"  # Kubernetes names allow no underscore.

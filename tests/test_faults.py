@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import (
+from tests.support import (
     Burst,
     Launched,
+    access_log,
     finish_burst,
+    slow_client_bound,
     slowest_request_among_slow_clients,
 )
-from tests.support import access_log, slow_client_bound
 
 WORKERS = 2
 # The launchers with worker processes, which are replaced, reloaded and drained.

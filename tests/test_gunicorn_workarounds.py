@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Launched, raw_request
+from tests.support import Launched, raw_request
 
 HELLO_APP = """def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])

@@ -9,13 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import (
-    FAULT_LAUNCHERS,
-    Launched,
-    Response,
-    launch_process,
-    raw_request,
-)
+from tests.support import FAULT_LAUNCHERS, Launched, Response, launch_process, raw_request
 
 ALLOWED = "http://allowed.example"
 SECRET = "hardening-test-secret-key-never-to-be-logged"  # noqa: S105 (a test value)

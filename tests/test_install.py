@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Launched, run, tool
-from tests.support import nested_pytest
+from tests.support import Launched, nested_pytest, run, tool
 
 START_SH, WAITRESS = ["./start.sh"], [".venv/bin/python", "wsgi.py"]
 # (answers, installer, launcher as the README starts it, a path that must answer 200)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Launched
+from tests.support import Launched
 
 # A ceiling for a start that is stuck, not a speed budget: how fast a cold start is on a
 # machine shared with other tests is a benchmark's question, not a test's.

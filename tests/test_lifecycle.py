@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEFAULTS, TEMPLATE_DIR, Launched, run, tool
-from tests.support import require_tool
+from tests.conftest import DEFAULTS
+from tests.support import TEMPLATE_DIR, Launched, require_tool, run, tool
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Template Test",

@@ -17,17 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import (
+from tests.support import (
     Burst,
     Launched,
     Response,
     finish_burst,
     free_port,
     raw_request,
+    require_tool,
     run,
+    slow_client_bound,
     slowest_request_among_slow_clients,
 )
-from tests.support import require_tool, slow_client_bound
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 ALLOWED = "http://localhost:5173"  # the template's default CORS origin

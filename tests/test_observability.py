@@ -13,13 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import (
-    FAULT_LAUNCHERS,
-    Burst,
-    Launched,
-    finish_burst,
-    raw_request,
-)
+from tests.support import FAULT_LAUNCHERS, Burst, Launched, finish_burst, raw_request
 
 ORIGIN = "http://localhost:5173"
 TEXT_ACCESS = re.compile(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Launched, run
+from tests.support import Launched, run
 
 # (answers, launcher): every Gunicorn worker class the prompt offers, the Waitress entry,
 # and Granian's start.sh.

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import TEMPLATE_DIR, run, tool
+from tests.support import TEMPLATE_DIR, run, tool
 
 # Everything of the template's that is Python; the Jinja source of the generated
 # project is linted after baking, by test_bake.py.
