@@ -409,7 +409,14 @@ def step_guard(progress: Progress, label: str) -> Iterator[None]:
     """A failed step is reported and the run goes on; its cells read n/a."""
     try:
         yield
-    except (servers.ServerFailed, RuntimeError, OSError, ValueError, psycopg.Error) as error:
+    except (
+        servers.ServerFailed,
+        RuntimeError,
+        OSError,
+        ValueError,
+        subprocess.SubprocessError,
+        psycopg.Error,
+    ) as error:
         progress.line(f"{label}: FAILED: {error}")
 
 
