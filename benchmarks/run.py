@@ -236,14 +236,7 @@ def measure(
             results.add(measurement)  # filled in below; a failed step leaves n/a cells
         for target in setup.burst_apps:
             server = started[target]
-            burst = io_burst(
-                loadcheck(setup, projects),
-                server.url + IO_PATH,
-                ORIGIN,
-                options.burst,
-                server.cpu_seconds,
-            )
-            servers.check_alive(server)
+            burst = burst_on(setup, server, IO_PATH, projects, options)
             found[target].io = burst
             progress.line(f"{setup.label} / {target}: I/O burst {describe_io(burst)}")
         if setup in CPU_SETUPS:
@@ -269,9 +262,15 @@ def start_together(
     ]
 
 
-def loadcheck(setup: Setup, projects: dict[str, Path]) -> Path:
-    """The load check shipped in the bake a setting runs in."""
-    return projects[setup.project] / "tools" / "loadcheck.py"
+def burst_on(
+    setup: Setup, server: servers.Server, path: str, projects: dict[str, Path], options: Options
+) -> reporting.Summary:
+    """The I/O burst on `path` of a started server, fired by the load check shipped in
+    the bake it runs in; a server that died meanwhile fails the step."""
+    loadcheck = projects[setup.project] / "tools" / "loadcheck.py"
+    burst = io_burst(loadcheck, server.url + path, ORIGIN, options.burst, server.cpu_seconds)
+    servers.check_alive(server)
+    return burst
 
 
 def load_steadily(
@@ -327,14 +326,7 @@ def measure_bursts_side_by_side(
         for round_number in range(1, options.rounds + 1):
             rates = []
             for (setup, target), server in started:
-                burst = io_burst(
-                    loadcheck(setup, projects),
-                    server.url + IO_PATH,
-                    ORIGIN,
-                    options.burst,
-                    server.cpu_seconds,
-                )
-                servers.check_alive(server)
+                burst = burst_on(setup, server, IO_PATH, projects, options)
                 results.burst_rounds.setdefault((setup.key, target), []).append(burst)
                 rates.append(f"{burst['requests_per_second']:,.0f}")
             progress.line(f"burst side by side, round {round_number}: req/s {', '.join(rates)}")
@@ -357,14 +349,7 @@ def measure_database(
         found = Measurement(setup, "app", server.ready_seconds)
         results.add(found)  # filled in below; a failed step leaves n/a cells
         with ConnectionPeak(cluster.url("postgres"), database) as peak:
-            burst = io_burst(
-                loadcheck(setup, projects),
-                server.url + QUERY_PATH,
-                ORIGIN,
-                options.burst,
-                server.cpu_seconds,
-            )
-        servers.check_alive(server)
+            burst = burst_on(setup, server, QUERY_PATH, projects, options)
     # Read once the server has stopped: its log writer has flushed the last lines by then.
     log = server.log.read_text(errors="replace")
     burst["peak_connections"] = peak.most
