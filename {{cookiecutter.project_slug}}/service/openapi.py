@@ -95,7 +95,7 @@ def init_app(app: APIFlask, *, serve_docs: bool) -> None:
         LOCAL_SPEC_JSON_INDENT=2,
     )
     app.error_processor(invalid_request)
-    app.spec_processor(document_errors)
+    app.spec_processor(finish_document)
     if serve_docs:
         app.register_blueprint(docs)
 
@@ -135,6 +135,11 @@ def invalid_request(error: HTTPError) -> Response:
     return response
 
 
+def finish_document(spec: dict[str, Any]) -> dict[str, Any]:
+    """What APIFlask's document leaves out or says twice, for every spec it writes."""
+    return one_schema_per_model(document_errors(spec))
+
+
 def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
     """Each operation's document names every status it can answer, not only its own."""
     for operations in spec["paths"].values():
@@ -151,6 +156,34 @@ def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
                 operation["responses"].setdefault(str(status), error_response(description))
     spec["components"]["schemas"].setdefault("HTTPError", ERROR_BODY)
     return spec
+
+
+def one_schema_per_model(spec: dict[str, Any]) -> dict[str, Any]:
+    """APIFlask lists a model used inside another as "Outer.Inner", beside the "Inner" of
+    the routes that use it alone: one model, one schema, so that a generated client has
+    one type for it. Two different models that share a name keep both names."""
+    schemas = spec["components"]["schemas"]
+    renamed = {}
+    for nested in [name for name in schemas if "." in name]:
+        name = nested.rsplit(".", 1)[1]
+        if schemas.get(name, schemas[nested]) == schemas[nested]:
+            schemas[name] = schemas.pop(nested)
+            renamed[f"#/components/schemas/{nested}"] = f"#/components/schemas/{name}"
+    return point_refs(spec, renamed) if renamed else spec
+
+
+def point_refs(node: Any, renamed: dict[str, str]) -> Any:
+    """`node` with each `$ref` that `renamed` names pointing to the new name."""
+    if isinstance(node, dict):
+        return {
+            key: renamed.get(value, value)
+            if key == "$ref" and isinstance(value, str)
+            else point_refs(value, renamed)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [point_refs(item, renamed) for item in node]
+    return node
 
 
 def error_response(description: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from service.openapi import DOCS_POLICY
+from service.openapi import DOCS_POLICY, one_schema_per_model
 from tests.conftest import ALLOWED_ORIGIN, TEST_ENVIRON
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -55,6 +55,31 @@ def test_operation_ids_are_named_after_the_views() -> None:
 {%- if database %}
     assert {"get_notes_list_notes", "post_notes_create_note"} <= ids
 {%- endif %}
+
+
+def test_a_nested_model_has_one_schema() -> None:
+    inner = {"type": "object", "properties": {"id": {"type": "integer"}}}
+    other = {"type": "object", "properties": {"name": {"type": "string"}}}
+    outer = {"type": "array", "items": {"$ref": "#/components/schemas/Outer.Inner"}}
+    lone = {"type": "array", "items": {"$ref": "#/components/schemas/Pair.Other"}}
+    spec = {
+        "components": {
+            "schemas": {
+                "Outer": outer,
+                "Outer.Inner": inner,
+                "Inner": dict(inner),
+                "Pair": lone,
+                "Pair.Other": other,
+                "Third.Inner": other,  # another model that happens to be called Inner
+            }
+        },
+        "paths": {"/x": {"get": {"responses": {"200": {"$ref": "#/components/schemas/Outer"}}}}},
+    }
+    schemas = one_schema_per_model(spec)["components"]["schemas"]
+    assert set(schemas) == {"Outer", "Inner", "Pair", "Other", "Third.Inner"}
+    assert schemas["Outer"]["items"] == {"$ref": "#/components/schemas/Inner"}
+    assert schemas["Pair"]["items"] == {"$ref": "#/components/schemas/Other"}
+    assert schemas["Inner"] == inner and schemas["Other"] == other
 
 
 @pytest.fixture
