@@ -169,7 +169,8 @@ class AccessLog:
         """The line for `entry`, newline included; control characters a request sent are
         escaped, so that it cannot forge log lines."""
         at, current, method, path, status, seconds, client, origin = entry
-        method, path, origin = printable(method), printable(path), printable(origin)
+        method, path = printable(method), printable(path)
+        client, origin = printable(client), printable(origin)
         code, duration_ms = int(status[:3]), round(seconds * 1000, 1)
         message = f"{method} {path} {code} {duration_ms}ms client={client} origin={origin}"
         if not self.json:
