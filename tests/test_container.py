@@ -11,8 +11,9 @@ Debian's Python at /usr/bin/python3 (the official image has its own CPython at
 the uv binary of PyPI's wheel of that version. They are made once per machine, then kept.
 
 Marked `container`: the default run deselects these (pyproject.toml), and `.ci/run` runs
-them as a step of their own, one xdist group per image:
-`scripts/test -m container --dist loadgroup tests/test_container.py`.
+them as a step of their own, one image at a time: `scripts/test -m container -n 0
+tests/test_container.py`. (Two builds at once on vfs storage took longer than one after
+the other on two cores, and starved the load check of the image under test.)
 """
 
 from __future__ import annotations
@@ -63,10 +64,7 @@ class Image:
     server: str
 
 
-@pytest.fixture(
-    scope="module",
-    params=[pytest.param(server, marks=pytest.mark.xdist_group(server)) for server in SERVERS],
-)
+@pytest.fixture(scope="module", params=SERVERS)
 def image(cookies_session, request: pytest.FixtureRequest) -> Iterator[Image]:
     """The bake's image, built from its own Dockerfile after `uv lock`; removed at the end."""
     require_podman()
