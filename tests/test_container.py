@@ -249,6 +249,7 @@ def test_no_env_secret_or_development_tool_in_any_layer(image: Image, tmp_path: 
     assert {"pytest", "ruff"} <= tools
     dist_info = re.compile(r"site-packages/([^/]+)-[^/-]+\.dist-info/METADATA$")
     installed, env_files, holding_secret, app_files = set(), [], [], set()
+    app_source = b""
     for layer, entry in layer_members(image, tmp_path):
         name = entry.name.removeprefix("./")
         if Path(name).name in (".env", ".wh..env") or Path(name).name.startswith(".env."):
@@ -258,13 +259,17 @@ def test_no_env_secret_or_development_tool_in_any_layer(image: Image, tmp_path: 
         if name.startswith("app/") and entry.isfile():
             app_files.add(name)
         content = layer.extractfile(entry) if entry.isfile() and entry.size else None
-        if content is not None and secret in content.read():
+        data = content.read() if content is not None else b""
+        if secret in data:
             holding_secret.append(name)
+        if name == "app/app.py":
+            app_source = data
     assert not env_files
     assert not holding_secret
     assert not tools & installed, f"development tools in the image: {tools & installed}"
-    # The scan saw the service and its packages: it would have seen the rest.
+    # The scan saw the service, its code and its packages: it would have seen the rest.
     assert {"app/app.py", "app/wsgi.py", "app/uv.lock"} <= app_files
+    assert b"def create_app(" in app_source
     assert {"flask", image.server} <= installed
     assert not any(name.startswith(("app/tests/", "app/.git/")) for name in app_files)
 
