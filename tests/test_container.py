@@ -185,7 +185,10 @@ def start_container(image: Image) -> Container:
         f"flask-prod-test-{image.server}-{uuid.uuid4().hex[:8]}", free_port(), image
     )
     options = run_options(image.project, started.port)
-    podman_ok("run", "--detach", "--name", started.name, *ULIMITS, *options, image.tag)
+    done = podman("run", "--detach", "--name", started.name, *ULIMITS, *options, image.tag)
+    if done.returncode != 0:  # a container podman created before failing stays: remove it
+        podman("rm", "--force", "--time", "0", started.name, timeout=120)
+        pytest.fail(f"podman run failed:\n{done.stdout}{done.stderr}")
     return started
 
 
