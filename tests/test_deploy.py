@@ -29,7 +29,15 @@ import pytest
 import yaml
 
 from tests.conftest import DEFAULTS
-from tests.support import leftover_template_syntax, require_tool, run, text_files, tool
+from tests.support import (
+    graceful_timeout,
+    leftover_template_syntax,
+    manifests,
+    require_tool,
+    run,
+    text_files,
+    tool,
+)
 
 SLUG = "flask_service"
 NAME = "flask-service"  # Kubernetes names allow no underscore.
@@ -134,19 +142,6 @@ def gunicorn_in(answers: dict[str, object]) -> bool:
 def start_sh_in(answers: dict[str, object]) -> bool:
     """Gunicorn and Granian start with ./start.sh, which systemd and the image run."""
     return answers["server"] in ("gunicorn", "granian", "both")
-
-
-def graceful_timeout(project: Path) -> int:
-    """Seconds the server lets in-flight requests finish: Gunicorn's or Granian's default
-    GRACEFUL_TIMEOUT, as .env.example shows service/settings.py's declaration (the baked
-    suite checks the two agree); 0 for Waitress, which stops at once."""
-    example = (project / ".env.example").read_text()
-    found = re.search(r"^# GRACEFUL_TIMEOUT=(\d+)$", example, re.MULTILINE)
-    if not (project / "start.sh").exists():
-        assert found is None, "a Waitress-only bake has no GRACEFUL_TIMEOUT"
-        return 0
-    assert found, "GRACEFUL_TIMEOUT default not found"
-    return int(found.group(1))
 
 
 def test_dockerfile_passes_hadolint(full) -> None:
@@ -495,15 +490,6 @@ def test_migrations_run_once_per_release_never_in_a_worker(full) -> None:
 
 
 # --- Kubernetes
-
-
-def manifests(project: Path) -> dict[str, dict]:
-    documents = [
-        document
-        for path in sorted((project / "deploy/k8s").glob("*.yaml"))
-        for document in yaml.safe_load_all(path.read_text())
-    ]
-    return {document["kind"]: document for document in documents}
 
 
 def test_kubernetes_shutdown_outlasts_the_pause_and_the_graceful_timeout(full) -> None:

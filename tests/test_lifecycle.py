@@ -419,6 +419,8 @@ def test_quick_start_says_what_is_missing_in_one_line(
 def test_ci_runs_the_readme_test_command() -> None:
     run_suite = quick_start()[1]
     ci = (TEMPLATE_DIR / ".ci" / "run").read_text().splitlines()
-    assert ci[-1] == run_suite
+    # The whole suite as the README runs it, then the container tests it deselects.
+    containers = f"{run_suite} -m container -n 0 tests/test_container.py"
+    assert ci[-2:] == [run_suite, containers]
     script = (TEMPLATE_DIR / run_suite).read_text()
     assert 'exec "$uv" run --locked pytest "$@"' in script, "the suite runs what uv.lock pins"
